@@ -1,0 +1,163 @@
+"""The abstract decentralized problem: f(x) = (1/n) sum_i f_i(x), one f_i per node.
+
+Every problem carries its minimizer, optimal value and the constants that theory
+needs (L, mu) as array leaves, and its data as leaves with a leading node axis
+(n, ...). The engine only ever asks a problem for one node's value or gradient,
+so ``local_value`` / ``local_grad`` gather that node's rows and nothing else:
+their cost does not grow with n.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Problem(eqx.Module):
+    """An n-sum of L-smooth, mu-strongly convex local functions.
+
+    Attributes:
+      x_star: (d,) minimizer of f = mean_i f_i (solved in float64 NumPy, then cast).
+      f_star: () f(x_star).
+      L: () smoothness constant, max_i of the local L_i.
+      mu: () strong-convexity constant, min_i of the local mu_i.
+    """
+
+    x_star: jax.Array  # (d,)
+    f_star: jax.Array  # ()
+    L: jax.Array  # ()
+    mu: jax.Array  # ()
+
+    @property
+    @abc.abstractmethod
+    def num_nodes(self) -> int:
+        """n, the number of local functions (static, read from shapes)."""
+
+    @property
+    def dim(self) -> int:
+        """d, the dimension of x (static, read from shapes)."""
+        return self.x_star.shape[-1]
+
+    @property
+    def kappa(self) -> jax.Array:
+        """() condition number L / mu."""
+        return self.L / self.mu
+
+    @abc.abstractmethod
+    def local_value(self, x: jax.Array, node: jax.Array) -> jax.Array:
+        """f_node(x): x (d,), node an int32 scalar (may be traced) -> ()."""
+
+    @abc.abstractmethod
+    def local_grad(self, key: jax.Array, x: jax.Array, node: jax.Array) -> jax.Array:
+        """Gradient of f_node at x (d,) -> (d,); stochastic if the problem samples."""
+
+    def value(self, x: jax.Array) -> jax.Array:
+        """f(x) = mean_i f_i(x): x (d,) -> ()."""
+        nodes = jnp.arange(self.num_nodes)
+        return jnp.mean(jax.vmap(self.local_value, in_axes=(None, 0))(x, nodes))
+
+    def values(self, xs: jax.Array) -> jax.Array:
+        """f at each row of xs: (k, d) -> (k,)."""
+        return jax.vmap(self.value)(xs)
+
+    def grad(self, x: jax.Array) -> jax.Array:
+        """Exact gradient of the global f: x (d,) -> (d,)."""
+        return jax.grad(self.value)(x)
+
+
+class SampledProblem(Problem):
+    """A problem whose local functions are averages over m samples per node.
+
+    Subclasses set ``batch_size``: None for the full local gradient, or b in
+    [1, m] for a minibatch gradient over b indices drawn uniformly *with*
+    replacement (``jax.random.randint``: O(b) per draw, where sampling without
+    replacement would permute all m indices on every event). The estimator is
+    unbiased; b == m is special-cased to the exact full gradient so that
+    full-batch runs carry no sampling noise.
+    """
+
+    @property
+    @abc.abstractmethod
+    def num_samples(self) -> int:
+        """m, the number of samples held by each node."""
+
+    def with_batch_size(self, batch_size: int | None):
+        """A copy using minibatches of ``batch_size`` (None: full local gradients)."""
+        check_batch_size(batch_size, self.num_samples)
+        return dataclasses.replace(self, batch_size=batch_size)
+
+    def _sample(self, key: jax.Array) -> jax.Array | None:
+        """(b,) int32 sample indices, or None when the full gradient is used."""
+        b = self.batch_size  # pyright: ignore[reportAttributeAccessIssue]
+        if b is None or b == self.num_samples:
+            return None
+        return jax.random.randint(key, (b,), 0, self.num_samples)
+
+
+# --- helpers shared by the constructors -------------------------------------------
+
+
+def float_dtype() -> np.dtype:
+    """float32 by default, float64 when jax_enable_x64 is on."""
+    return jax.dtypes.canonicalize_dtype(np.float64)
+
+
+def to_jax(x) -> jax.Array:
+    """Cast float64 NumPy data to a JAX array of the default float dtype."""
+    return jnp.asarray(np.asarray(x, dtype=np.float64), dtype=float_dtype())
+
+
+def numpy_rng(key: jax.Array) -> np.random.Generator:
+    """A NumPy generator seeded from a JAX key.
+
+    Data are drawn in float64 NumPy so an instance is identical whether or not
+    x64 is enabled, and x_star is exact for it; the key keeps it reproducible.
+    """
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def check_batch_size(batch_size, num_samples: int) -> None:
+    if batch_size is None:
+        return
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or not 1 <= batch_size <= num_samples
+    ):
+        raise ValueError(
+            f"batch_size must be None or an integer in [1, {num_samples}] "
+            f"(samples per node), got {batch_size!r}"
+        )
+
+
+def as_float64(name: str, x, ndim: int) -> np.ndarray:
+    """Validate rank and finiteness, return a float64 NumPy copy."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values")
+    return arr
+
+
+def quadratic_value(x: jax.Array, x_star, f_star, hessian) -> jax.Array:
+    """f(x) = f* + 1/2 (x - x*)^T H (x - x*) for a quadratic f: (d,) -> (), O(d^2).
+
+    Exact for quadratics and, unlike 1/2 x^T H x - g^T x + c, free of
+    cancellation near x*: suboptimality stays >= 0 and accurate in float32.
+    """
+    e = x - x_star
+    return f_star + 0.5 * e @ (hessian @ e)

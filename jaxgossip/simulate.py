@@ -1,0 +1,210 @@
+"""The engine: applies events to a network state and records metrics.
+
+The network state is one pytree whose leaves have a leading node axis (n, ...).
+An event touches only the rows of the nodes it names: one gather of rows
+(i, j), the algorithm's local hook, one scatter of both rows (a compute event
+is the pair (i, i), both rows then carrying the same value). The cost of an
+event therefore does not grow with n. Events are drawn in bulk per chunk,
+outside the per-event step, and metrics (O(n d)) are recorded once per chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from jaxgossip.algorithms.base import Algorithm
+from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, _sample_chunk
+
+
+class Trace(eqx.Module):
+    """What a run returns: ``num_records + 1`` records, record 0 being the initial state.
+
+    Record r is taken after r * num_events / num_records events.
+    """
+
+    time: jax.Array  # (R+1,) simulated time of the record's last event
+    num_computations: jax.Array  # (R+1,) int32, cumulative compute events
+    num_communications: jax.Array  # (R+1,) int32, cumulative communication events
+    bytes_sent: jax.Array  # (R+1,) float, cumulative bytes exchanged by communications
+    suboptimality: jax.Array  # (R+1,) f(x_bar) - f*, x_bar the network average
+    mean_suboptimality: jax.Array  # (R+1,) (1/n) sum_i f(x_i) - f*
+    consensus: jax.Array  # (R+1,) (1/n) sum_i ||x_i - x_bar||^2
+    diverged: jax.Array  # (R+1,) bool, a non-finite value has appeared by this record
+    final_state: Any  # the algorithm's network state after the last event, leaves (n, ...)
+
+
+def split_key(key) -> tuple[jax.Array, jax.Array]:
+    """The (event_key, gradient_key) pair a run derives from its key.
+
+    ``sample_events(event_key, clocks, num_events, num_chunks=num_records)`` is
+    exactly the trace ``simulate(key, ...)`` draws; gradient minibatches of
+    event k use ``jax.random.fold_in(gradient_key, k)``.
+    """
+    event_key, gradient_key = jax.random.split(key)
+    return event_key, gradient_key
+
+
+def _initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
+    if x0 is None:
+        return jnp.zeros((num_nodes, dim), dtype)
+    x0 = jnp.asarray(x0, dtype)
+    if x0.shape == (dim,):
+        return jnp.broadcast_to(x0, (num_nodes, dim))
+    if x0.shape == (num_nodes, dim):
+        return x0
+    raise ValueError(
+        f"simulate: x0 must have shape ({dim},) or ({num_nodes}, {dim}); got {x0.shape}."
+    )
+
+
+def _metrics(algorithm: Algorithm, problem, state) -> dict[str, jax.Array]:
+    xs = jax.vmap(algorithm.params)(state)  # (n, d)
+    x_bar = jnp.mean(xs, axis=0)
+    finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]))
+    return dict(
+        suboptimality=problem.value(x_bar) - problem.f_star,
+        mean_suboptimality=jnp.mean(problem.values(xs)) - problem.f_star,
+        consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
+        diverged=~finite,
+    )
+
+
+def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
+    """Applies one event: gather rows (i, j), run the local hook, scatter both back."""
+    t, kind, i, j, edge, index = event
+    rows = jnp.stack([i, j])
+    gathered = jax.tree.map(lambda leaf: leaf[rows], state)
+    node_i = jax.tree.map(lambda leaf: leaf[0], gathered)
+    node_j = jax.tree.map(lambda leaf: leaf[1], gathered)
+
+    def compute(node_i, node_j):
+        del node_j
+        key = jax.random.fold_in(gradient_key, index)
+        new = algorithm.on_compute(node_i, t, lambda x: problem.local_grad(key, x, i))
+        return new, new
+
+    def communicate(node_i, node_j):
+        return algorithm.on_communicate(node_i, node_j, t, edge)
+
+    new_i, new_j = jax.lax.cond(kind == COMPUTE, compute, communicate, node_i, node_j)
+    return jax.tree.map(
+        lambda leaf, a, b: leaf.at[rows].set(jnp.stack([a, b]).astype(leaf.dtype)),
+        state,
+        new_i,
+        new_j,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("num_events", "num_records"))
+def simulate(
+    key,
+    algorithm: Algorithm,
+    problem,
+    clocks: Clocks,
+    *,
+    num_events: int,
+    num_records: int,
+    x0=None,
+    events: Events | None = None,
+    initial_state=None,
+    start_time=0.0,
+) -> Trace:
+    """Runs ``algorithm`` on ``problem`` over the asynchronous network ``clocks``.
+
+    Compiled once per shape: new hyperparameter values, rates, keys or initial
+    points reuse the compiled run, and the whole function can be ``jax.vmap``-ed
+    over any of them.
+
+    Args:
+      key: a JAX PRNG key; see ``split_key`` for how it is used.
+      algorithm: an ``Algorithm`` (hyperparameters are array leaves).
+      problem: a ``Problem`` with ``num_nodes == clocks.graph.num_nodes``.
+      clocks: the graph and its Poisson rates.
+      num_events: number of events to apply (static), divisible by num_records.
+      num_records: number of metric records after the initial one (static).
+      x0: optional initial point, (dim,) for all nodes or (num_nodes, dim);
+        zeros by default.
+      events: optional trace to replay instead of sampling, with num_events
+        events (e.g. from ``sample_events`` or ``Events.from_numpy``).
+      initial_state: optional network state to start from instead of
+        ``algorithm.init`` (e.g. a previous trace's ``final_state``, to continue it).
+      start_time: simulated time at which sampled events start (to continue a
+        run, pass the previous trace's last time).
+
+    Returns:
+      A ``Trace`` of num_records + 1 records and the final network state.
+    """
+    n, dim = clocks.graph.num_nodes, problem.dim
+    if problem.num_nodes != n:
+        raise ValueError(
+            f"simulate: the problem has {problem.num_nodes} nodes but the graph has {n}."
+        )
+    if num_records < 1 or num_events < 1 or num_events % num_records:
+        raise ValueError(
+            f"simulate: num_events={num_events} must be a positive multiple of "
+            f"num_records={num_records}."
+        )
+    if events is not None and events.num_events != num_events:
+        raise ValueError(
+            f"simulate: the replayed trace has {events.num_events} events, not {num_events}."
+        )
+    chunk_size = num_events // num_records
+    event_key, gradient_key = split_key(key)
+    xs0 = _initial_points(x0, n, dim, problem.x_star.dtype)
+    if initial_state is None:
+        state = jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
+    else:
+        state = initial_state
+    apply_event = functools.partial(_apply_event, algorithm, problem, gradient_key)
+
+    def run_chunk(carry, chunk):
+        state, last_time, diverged = carry
+        if events is None:
+            chunk_events = _sample_chunk(
+                jax.random.fold_in(event_key, chunk), clocks, chunk_size, last_time
+            )
+        else:
+            chunk_events = jax.tree.map(
+                lambda a: jax.lax.dynamic_slice_in_dim(a, chunk * chunk_size, chunk_size), events
+            )
+        index = chunk * chunk_size + jnp.arange(chunk_size)
+        state = jax.lax.scan(
+            lambda s, e: (apply_event(s, e), None),
+            state,
+            (*chunk_events, index),
+        )[0]
+        metrics = _metrics(algorithm, problem, state)
+        metrics["diverged"] = metrics["diverged"] | diverged
+        metrics["time"] = chunk_events.time[-1].astype(last_time.dtype)
+        metrics["num_computations"] = jnp.sum(chunk_events.kind == COMPUTE, dtype=jnp.int32)
+        metrics["num_communications"] = jnp.sum(chunk_events.kind == COMMUNICATE, dtype=jnp.int32)
+        return (state, metrics["time"], metrics["diverged"]), metrics
+
+    initial = _metrics(algorithm, problem, state)
+    time_dtype = clocks.comm_rate.dtype
+    start_time = jnp.asarray(start_time, time_dtype)
+    carry = (state, start_time, initial["diverged"])
+    (state, _, _), records = jax.lax.scan(run_chunk, carry, jnp.arange(num_records))
+
+    def with_initial(name, value):
+        return jnp.concatenate([jnp.asarray(value, records[name].dtype)[None], records[name]])
+
+    num_computations = jnp.cumsum(with_initial("num_computations", 0))
+    num_communications = jnp.cumsum(with_initial("num_communications", 0))
+    bytes_per_message = algorithm.message_floats(dim) * xs0.dtype.itemsize
+    return Trace(
+        time=with_initial("time", start_time),
+        num_computations=num_computations,
+        num_communications=num_communications,
+        bytes_sent=num_communications.astype(time_dtype) * bytes_per_message,
+        suboptimality=with_initial("suboptimality", initial["suboptimality"]),
+        mean_suboptimality=with_initial("mean_suboptimality", initial["mean_suboptimality"]),
+        consensus=with_initial("consensus", initial["consensus"]),
+        diverged=with_initial("diverged", initial["diverged"]),
+        final_state=state,
+    )
