@@ -62,6 +62,21 @@ def _initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
     )
 
 
+def init_state(algorithm: Algorithm, problem, x0=None):
+    """The network state ``simulate`` starts from: ``algorithm.init`` at every node.
+
+    Args:
+      algorithm: the algorithm.
+      problem: the problem (gives num_nodes, dim and the float dtype).
+      x0: None (zeros), one point (dim,) for all nodes, or (num_nodes, dim).
+
+    Returns:
+      A pytree whose leaves have a leading node axis (num_nodes, ...).
+    """
+    xs0 = _initial_points(x0, problem.num_nodes, problem.dim, problem.x_star.dtype)
+    return jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
+
+
 def _metrics(algorithm: Algorithm, problem, state) -> dict[str, jax.Array]:
     xs = jax.vmap(algorithm.params)(state)  # (n, d)
     x_bar = jnp.mean(xs, axis=0)
@@ -155,11 +170,7 @@ def simulate(
         )
     chunk_size = num_events // num_records
     event_key, gradient_key = split_key(key)
-    xs0 = _initial_points(x0, n, dim, problem.x_star.dtype)
-    if initial_state is None:
-        state = jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
-    else:
-        state = initial_state
+    state = init_state(algorithm, problem, x0) if initial_state is None else initial_state
     apply_event = functools.partial(_apply_event, algorithm, problem, gradient_key)
 
     def run_chunk(carry, chunk):
@@ -199,7 +210,7 @@ def simulate(
 
     num_computations = jnp.cumsum(with_initial("num_computations", 0))
     num_communications = jnp.cumsum(with_initial("num_communications", 0))
-    bytes_per_message = algorithm.message_floats(dim) * xs0.dtype.itemsize
+    bytes_per_message = algorithm.message_floats(dim) * problem.x_star.dtype.itemsize
     return Trace(
         time=with_initial("time", start_time),
         num_computations=num_computations,
