@@ -6,10 +6,13 @@ their Poisson clocks ring. The flow is graph + clocks -> events,
 problem + algorithm -> state, and ``simulate`` applies the events to the state.
 """
 
-from jaxgossip import algorithms, graphs, problems
+from jaxgossip import algorithms, graphs, io, plot, problems
 from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
 from jaxgossip.graphs import Graph
-from jaxgossip.simulate import Trace, simulate, split_key
+from jaxgossip.io import load_traces, save_traces
+from jaxgossip.long_run import simulate_in_chunks
+from jaxgossip.plot import plot_convergence
+from jaxgossip.simulate import Trace, init_state, simulate, split_key
 
 __version__ = "0.1.0"
 
@@ -22,8 +25,15 @@ __all__ = [
     "Trace",
     "algorithms",
     "graphs",
+    "init_state",
+    "io",
+    "load_traces",
+    "plot",
+    "plot_convergence",
     "problems",
     "sample_events",
+    "save_traces",
     "simulate",
+    "simulate_in_chunks",
     "split_key",
 ]

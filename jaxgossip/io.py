@@ -165,7 +165,8 @@ def _create_temporary(directory: str, name: str) -> tuple[int, str]:
     while True:
         temporary = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
         try:
-            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temporary
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:  # a name collision: draw another
             continue
 

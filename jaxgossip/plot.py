@@ -9,6 +9,7 @@ and no global figure registry fills up when a sweep draws hundreds of them.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def plot_convergence(
     *,
     path=None,
     x_axes=("time", "num_computations", "num_communications"),
-    metric: str = "suboptimality",
+    metric: str | Sequence[str] = "suboptimality",
 ):
     """Draws ``metric`` (log scale) against each of ``x_axes``, one line per label.
 
@@ -48,41 +49,56 @@ def plot_convergence(
     Args:
       traces: label -> ``Trace``, fields of shape (R+1,) or (..., R+1).
       path: if given, the figure is also saved there as a PNG.
-      x_axes: ``Trace`` fields for the x axes, one subplot each.
-      metric: the ``Trace`` field on the y axis.
+      x_axes: ``Trace`` fields for the x axes, one column of subplots each.
+      metric: the ``Trace`` field on the y axis, or a sequence of them, one row each.
 
     Returns:
       The ``matplotlib.figure.Figure``; save it with ``fig.savefig``, or show it
       in a notebook with ``IPython.display.display(fig)``.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, MaxNLocator
 
+    metrics = (metric,) if isinstance(metric, str) else tuple(metric)
+    x_axes = (x_axes,) if isinstance(x_axes, str) else tuple(x_axes)
     if not traces:
         raise ValueError("plot_convergence: no traces to plot.")
-    for name in (*x_axes, metric):
+    if not metrics or not x_axes:
+        raise ValueError("plot_convergence: metric and x_axes must name at least one field.")
+    for name in (*x_axes, *metrics):
         if not hasattr(next(iter(traces.values())), name):
             raise ValueError(f"plot_convergence: a Trace has no field {name!r}.")
-    fig = Figure(figsize=(4.2 * len(x_axes), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(x_axes), sharey=True, squeeze=False)[0]
+    fig = Figure(figsize=(4.2 * len(x_axes), 0.4 + 3.2 * len(metrics)), layout="constrained")
+    grid = fig.subplots(len(metrics), len(x_axes), sharey="row", squeeze=False)
+    num_runs = 1
     for label, trace in traces.items():
-        y = _runs(getattr(trace, metric)).astype(float)  # (runs, R+1)
         num_diverged = int(np.sum(_runs(trace.diverged)[:, -1]))
+        num_runs = max(num_runs, _runs(trace.diverged).shape[0])
         if num_diverged:
-            label = f"{label} (diverged: {num_diverged}/{y.shape[0]})"
-        for ax, x_name in zip(axes, x_axes):
-            x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
-            (line,) = ax.plot(x, _percentile(y, 50), label=label, linewidth=1.5)
-            if y.shape[0] > 1:
-                low, high = _percentile(y, BAND[0]), _percentile(y, BAND[1])
-                ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    for ax, x_name in zip(axes, x_axes):
-        ax.set_yscale("log")
-        ax.set_xlabel(X_LABELS.get(x_name, x_name))
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel(Y_LABELS.get(metric, metric))
-    if any(_runs(getattr(t, metric)).shape[0] > 1 for t in traces.values()):
-        axes[0].set_title(f"median, {BAND[0]}–{BAND[1]}% band over runs", fontsize="small")
-    axes[-1].legend(fontsize="small")
+            label = f"{label} (diverged: {num_diverged}/{_runs(trace.diverged).shape[0]})"
+        for row, name in zip(grid, metrics):
+            y = _runs(getattr(trace, name)).astype(float)  # (runs, R+1)
+            for ax, x_name in zip(row, x_axes):
+                x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
+                (line,) = ax.plot(x, _percentile(y, 50), label=label, linewidth=1.5)
+                if y.shape[0] > 1:
+                    low, high = _percentile(y, BAND[0]), _percentile(y, BAND[1])
+                    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    for row, name in zip(grid, metrics):
+        row[0].set_ylabel(Y_LABELS.get(name, name))
+        for ax, x_name in zip(row, x_axes):
+            ax.set_yscale("log")
+            ax.set_xlabel(X_LABELS.get(x_name, x_name))
+            # 20k, 1.5M: plain tick labels of event counts run into each other.
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+            ax.grid(True, which="major", alpha=0.3)
+    grid[0, -1].legend(fontsize="small")
+    if num_runs > 1:
+        fig.suptitle(
+            f"median and {BAND[0]}–{BAND[1]}% band over {num_runs} runs per label",
+            fontsize="medium",
+        )
     if path is not None:
         fig.savefig(os.fspath(path), format="png", dpi=120)
     return fig

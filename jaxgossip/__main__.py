@@ -1,0 +1,5 @@
+"""``python -m jaxgossip`` runs the command line."""
+
+from jaxgossip.cli import main
+
+raise SystemExit(main())
