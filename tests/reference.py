@@ -38,3 +38,10 @@ def replay_async_gossip_sgd(events, x0, gradient, step_size):
         else:
             x[i] = x[j] = (x[i] + x[j]) / 2.0
     return x
+
+
+def gradient_of(problem):
+    """The NumPy local gradient (i, x) -> grad f_i(x) of a quadratic or logistic problem."""
+    if hasattr(problem, "features"):
+        return logistic_gradient(problem)
+    return quadratic_gradient(problem)

@@ -8,7 +8,7 @@ scatters the result back; it owns clocks, counters and metrics.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -31,8 +31,18 @@ class Algorithm(eqx.Module):
     """Base class of event-driven decentralized algorithms.
 
     Subclasses hold their numeric hyperparameters as array fields (use
-    ``eqx.field(converter=hyperparameter)``) and override the hooks.
+    ``eqx.field(converter=hyperparameter)``) and override the hooks. Each
+    provides ``from_theory(problem, clocks)``, its paper's (or a documented)
+    default configuration for a setting.
     """
+
+    # True when the method converges to x* exactly with constant parameters.
+    exact: ClassVar[bool] = False
+
+    @classmethod
+    def from_theory(cls, problem, clocks) -> Algorithm:
+        """The algorithm configured for ``problem`` on ``clocks``."""
+        raise NotImplementedError(f"{cls.__name__} does not define from_theory.")
 
     def init(self, x0: jax.Array, problem) -> NodeState:
         """One node's initial state from its initial point x0 (dim,)."""

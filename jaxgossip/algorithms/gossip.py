@@ -19,6 +19,11 @@ def pairwise_average(x_i, x_j):
 class Gossip(Algorithm):
     """Randomized gossip: averages the two endpoints of each communication."""
 
+    @classmethod
+    def from_theory(cls, problem, clocks) -> Gossip:
+        del problem, clocks
+        return cls()
+
     def on_communicate(self, node_i, node_j, t, edge):
         del t, edge
         return pairwise_average(node_i, node_j)
