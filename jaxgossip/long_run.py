@@ -117,27 +117,10 @@ def simulate_in_chunks(
             f"simulate_in_chunks: num_events={num_events} and num_records={num_records} must "
             f"both be multiples of num_chunks={num_chunks}."
         )
-    if resume and checkpoint is None:
-        raise ValueError("simulate_in_chunks: resume=True needs a checkpoint path.")
-    fingerprint = _fingerprint(key, algorithm, problem, clocks, num_events, num_records, num_chunks)
     events_per_chunk, records_per_chunk = num_events // num_chunks, num_records // num_chunks
 
-    done, state = None, init_state(algorithm, problem, x0)
-    start_time = jnp.zeros((), clocks.comm_rate.dtype)
-    first_chunk = 0
-    if resume and os.path.exists(checkpoint):
-        traces, config = io.load_traces(checkpoint)
-        if config.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"simulate_in_chunks: checkpoint {os.fspath(checkpoint)!r} comes from another run "
-                "(key, inputs or sizes differ); remove it or pass resume=False."
-            )
-        done = jax.tree.map(jnp.asarray, traces["run"])
-        state, start_time, first_chunk = done.final_state, done.time[-1], config["chunks_done"]
-
-    started = time.perf_counter()
-    for c in range(first_chunk, num_chunks):
-        chunk = simulate(
+    def run_chunk(c, state, start_time):
+        return simulate(
             jax.random.fold_in(key, c),
             algorithm,
             problem,
@@ -147,8 +130,73 @@ def simulate_in_chunks(
             initial_state=state,
             start_time=start_time,
         )
-        done = _append(done, chunk)
-        state, start_time = done.final_state, done.time[-1]
+
+    return run_chunks(
+        run_chunk,
+        init_state(algorithm, problem, x0),
+        jnp.zeros((), clocks.comm_rate.dtype),
+        num_chunks=num_chunks,
+        events_per_chunk=events_per_chunk,
+        fingerprint=_fingerprint(
+            key, algorithm, problem, clocks, num_events, num_records, num_chunks
+        ),
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        on_chunk=on_chunk,
+    )
+
+
+def run_chunks(
+    run_chunk: Callable[[int, object, jax.Array], Trace],
+    state,
+    start_time,
+    *,
+    num_chunks: int,
+    events_per_chunk: int,
+    fingerprint: dict,
+    num_runs: int = 1,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_chunk: Callable[[int, Trace], None] | None = None,
+) -> Trace:
+    """Drives chunked runs, single or batched: stitching, checkpoints, resumption, progress.
+
+    Args:
+      run_chunk: ``(chunk_index, state, start_time) -> Trace`` running one chunk
+        from ``state`` at ``start_time``; its trace may carry leading batch axes
+        (records are on the last axis), as from a vmapped ``simulate``.
+      state: the initial network state (batched like ``run_chunk``'s).
+      start_time: initial simulated time, () or batched.
+      num_chunks: how many chunks to run.
+      events_per_chunk: events of one chunk of one run (for the progress line).
+      num_runs: runs in the batch (for the progress line's event counts).
+      fingerprint: JSON-able description that a checkpoint must match to be resumed.
+      checkpoint, resume, progress, on_chunk: as for ``simulate_in_chunks``.
+
+    Returns:
+      The stitched ``Trace``.
+    """
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path.")
+    done, first_chunk = None, 0
+    if resume and os.path.exists(checkpoint):
+        traces, config = io.load_traces(checkpoint)
+        if config.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"checkpoint {os.fspath(checkpoint)!r} comes from another run "
+                "(key, inputs or sizes differ); remove it or pass resume=False."
+            )
+        done = jax.tree.map(jnp.asarray, traces["run"])
+        state, start_time, first_chunk = done.final_state, done.time[..., -1], config["chunks_done"]
+
+    started = time.perf_counter()
+    events_per_chunk *= num_runs
+    num_events = num_chunks * events_per_chunk
+    for c in range(first_chunk, num_chunks):
+        done = _append(done, run_chunk(c, state, start_time))
+        state, start_time = done.final_state, done.time[..., -1]
         if checkpoint is not None:
             config = dict(fingerprint=fingerprint, chunks_done=c + 1)
             io.save_traces(checkpoint, {"run": done}, config=config, overwrite=True)
