@@ -13,6 +13,16 @@ from jaxgossip.io import load_traces, save_traces
 from jaxgossip.long_run import simulate_in_chunks
 from jaxgossip.plot import plot_convergence
 from jaxgossip.simulate import Trace, init_state, simulate, split_key
+from jaxgossip.sweep import (
+    best,
+    divergence_summary,
+    load_sweep,
+    over_seeds,
+    save_sweep,
+    sweep,
+    to_dataframe,
+    to_reach,
+)
 
 __version__ = "0.1.0"
 
@@ -24,6 +34,14 @@ __all__ = [
     "Graph",
     "Trace",
     "algorithms",
+    "best",
+    "divergence_summary",
+    "load_sweep",
+    "over_seeds",
+    "save_sweep",
+    "sweep",
+    "to_dataframe",
+    "to_reach",
     "graphs",
     "init_state",
     "io",
