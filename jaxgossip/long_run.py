@@ -21,19 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip import io
-from jaxgossip.simulate import Trace, init_state, simulate
+from jaxgossip.simulate import RECORDED, Trace, init_state, simulate
 
 _CUMULATIVE = ("num_computations", "num_communications", "bytes_sent")
-_RECORDED = (
-    "time",
-    "num_computations",
-    "num_communications",
-    "bytes_sent",
-    "suboptimality",
-    "mean_suboptimality",
-    "consensus",
-    "diverged",
-)
 
 
 def _append(done: Trace | None, chunk: Trace) -> Trace:
@@ -41,7 +31,7 @@ def _append(done: Trace | None, chunk: Trace) -> Trace:
     if done is None:
         return chunk
     fields = {}
-    for name in _RECORDED:
+    for name in RECORDED:
         previous, new = getattr(done, name), getattr(chunk, name)[..., 1:]
         if name in _CUMULATIVE:
             new = new + previous[..., -1:]  # chunk counters restart at zero

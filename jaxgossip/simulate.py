@@ -38,6 +38,19 @@ class Trace(eqx.Module):
     final_state: Any  # the algorithm's network state after the last event, leaves (n, ...)
 
 
+# The Trace fields that hold one value per record (all but final_state).
+RECORDED = (
+    "time",
+    "num_computations",
+    "num_communications",
+    "bytes_sent",
+    "suboptimality",
+    "mean_suboptimality",
+    "consensus",
+    "diverged",
+)
+
+
 def split_key(key) -> tuple[jax.Array, jax.Array]:
     """The (event_key, gradient_key) pair a run derives from its key.
 

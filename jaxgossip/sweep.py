@@ -25,19 +25,10 @@ import xarray as xr
 from jaxgossip.algorithms.base import Algorithm
 from jaxgossip.clocks import Clocks
 from jaxgossip.long_run import run_chunks
-from jaxgossip.simulate import init_state, simulate
+from jaxgossip.simulate import RECORDED, init_state, simulate
 
 RATE_AXES = ("compute_rate", "comm_rate")
-METRICS = (
-    "time",
-    "num_computations",
-    "num_communications",
-    "bytes_sent",
-    "suboptimality",
-    "mean_suboptimality",
-    "consensus",
-    "diverged",
-)
+METRICS = RECORDED
 _MASKED = ("suboptimality", "mean_suboptimality", "consensus")
 _RESERVED = ("seed", "record", *METRICS)
 _FORMAT = "jaxgossip.sweep"
@@ -238,16 +229,13 @@ def _run_batch(algorithm, impl, num_events, num_records, problem, clocks, x0, ba
     """Runs a batch of B runs: batch leaves (B, ...) -> metrics (B, num_records + 1)."""
 
     def run(inputs):
-        run_clocks = Clocks(
-            clocks.graph,
-            clocks.compute_rate * inputs["compute_rate"],
-            clocks.comm_rate * inputs["comm_rate"],
-        )
-        trace = simulate(
-            jax.random.wrap_key_data(inputs["key_data"], impl=impl),
-            algorithm(**inputs["hyper"]),
+        trace = _simulate_run(
+            algorithm,
+            impl,
             problem,
-            run_clocks,
+            clocks,
+            inputs,
+            0,
             num_events=num_events,
             num_records=num_records,
             x0=x0,
@@ -255,6 +243,19 @@ def _run_batch(algorithm, impl, num_events, num_records, problem, clocks, x0, ba
         return {m: getattr(trace, m) for m in METRICS}
 
     return jax.vmap(run)(batch)
+
+
+def _simulate_run(algorithm, impl, problem, clocks, inputs, chunk, **kwargs):
+    """``simulate`` of one run of a batch; chunk c > 0 (or traced) folds c into its key."""
+    run_clocks = Clocks(
+        clocks.graph,
+        clocks.compute_rate * inputs["compute_rate"],
+        clocks.comm_rate * inputs["comm_rate"],
+    )
+    key = jax.random.wrap_key_data(inputs["key_data"], impl=impl)
+    if not isinstance(chunk, int):
+        key = jax.random.fold_in(key, chunk)
+    return simulate(key, algorithm(**inputs["hyper"]), problem, run_clocks, **kwargs)
 
 
 def _run_batch_in_chunks(
@@ -309,17 +310,13 @@ def _run_batch_chunk(
     """One chunk of every run of a batch, from its state and time: a batched ``Trace``."""
 
     def run(inputs, state, start_time):
-        run_clocks = Clocks(
-            clocks.graph,
-            clocks.compute_rate * inputs["compute_rate"],
-            clocks.comm_rate * inputs["comm_rate"],
-        )
-        key = jax.random.wrap_key_data(inputs["key_data"], impl=impl)
-        return simulate(
-            jax.random.fold_in(key, chunk),
-            algorithm(**inputs["hyper"]),
+        return _simulate_run(
+            algorithm,
+            impl,
             problem,
-            run_clocks,
+            clocks,
+            inputs,
+            chunk,
             num_events=events_per_chunk,
             num_records=records_per_chunk,
             initial_state=state,
