@@ -89,7 +89,8 @@ class Events(NamedTuple):
                     f"Events.from_numpy: event {k} communicates along {pair}, not an edge."
                 )
             edge[k] = edge_ids[pair]
-        j = np.where(is_comm, j, i)
+        # A communication names its edge's endpoints in (sender, receiver) order, as sampled.
+        i, j = np.where(is_comm, lo, i), np.where(is_comm, hi, i)
         return cls(
             time=jnp.asarray(time),
             kind=jnp.asarray(kind, jnp.int32),

@@ -27,6 +27,9 @@ class LeastSquares(SampledProblem):
         ``values`` cost O(d^2) per point instead of O(n m d).
       batch_size: None for full local gradients, else the minibatch size b
         (indices drawn with replacement; b == m gives the exact gradient).
+      local_hessian_inv: (n, d, d) inverses of the local Hessians
+        A_i^T A_i / m + reg I (float64 NumPy, then cast), so that
+        ``local_conjugate_grad`` costs O(d^2 + m d); None falls back to a solve.
     """
 
     A: jax.Array  # (n, m, d)
@@ -34,6 +37,7 @@ class LeastSquares(SampledProblem):
     reg: jax.Array  # ()
     H: jax.Array  # (d, d)
     batch_size: int | None = eqx.field(static=True, default=None)
+    local_hessian_inv: jax.Array | None = None  # (n, d, d)
 
     @property
     def num_nodes(self) -> int:
@@ -57,6 +61,19 @@ class LeastSquares(SampledProblem):
             # Gather only the b sampled rows, never the node's whole (m, d) block.
             a, y = self.A[node, idx], self.b[node, idx]  # (b, d), (b,)
         return a.T @ (a @ x - y) / a.shape[0] + self.reg * x
+
+    def local_conjugate_grad(self, y: jax.Array, node: jax.Array) -> jax.Array:
+        """Gradient of the conjugate f_node^*: y (d,) -> argmax_x <y, x> - f_node(x) (d,).
+
+        The x solving (A_i^T A_i / m + reg I) x = y + A_i^T b_i / m. Always the
+        full local function, whatever ``batch_size``.
+        """
+        a = self.A[node]  # (m, d)
+        rhs = y + a.T @ self.b[node] / self.num_samples
+        if self.local_hessian_inv is None:
+            hessian = a.T @ a / self.num_samples + self.reg * jnp.eye(self.dim, dtype=a.dtype)
+            return jnp.linalg.solve(hessian, rhs)
+        return self.local_hessian_inv[node] @ rhs
 
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), in O(d^2) through the aggregated Hessian."""
@@ -110,4 +127,6 @@ def least_squares(A, b, *, reg: float = 0.0, batch_size: int | None = None) -> L
         reg=to_jax(reg),
         H=to_jax(H),
         batch_size=None if batch_size is None else int(batch_size),
+        # Singular (reg == 0 and rank-deficient A_i) was rejected above.
+        local_hessian_inv=to_jax(np.linalg.inv(gram + reg * np.eye(d))),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.problems.base import (
@@ -26,12 +27,15 @@ class Quadratic(Problem):
       c: (n,) constants.
       H: (d, d) mean_i A_i, the Hessian of f, so ``value``/``values`` cost O(d^2)
         per point instead of O(n d^2).
+      A_inv: (n, d, d) the inverses A_i^{-1} (float64 NumPy, then cast), so that
+        ``local_conjugate_grad`` costs O(d^2); None falls back to a solve.
     """
 
     A: jax.Array  # (n, d, d)
     b: jax.Array  # (n, d)
     c: jax.Array  # (n,)
     H: jax.Array  # (d, d)
+    A_inv: jax.Array | None = None  # (n, d, d)
 
     @property
     def num_nodes(self) -> int:
@@ -50,6 +54,15 @@ class Quadratic(Problem):
         """A_node x - b_node: x (d,) -> (d,). Deterministic; ``key`` is ignored."""
         del key
         return self.A[node] @ x - self.b[node]
+
+    def local_conjugate_grad(self, y: jax.Array, node: jax.Array) -> jax.Array:
+        """Gradient of the conjugate f_node^*: y (d,) -> argmax_x <y, x> - f_node(x) (d,).
+
+        For f_i(x) = 1/2 x^T A_i x - b_i^T x + c_i it is A_i^{-1} (y + b_i).
+        """
+        if self.A_inv is None:
+            return jnp.linalg.solve(self.A[node], y + self.b[node])
+        return self.A_inv[node] @ (y + self.b[node])
 
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), in O(d^2) through the aggregated Hessian."""
@@ -97,6 +110,7 @@ def quadratic_from_arrays(A, b, c=None) -> Quadratic:
         b=to_jax(b),
         c=to_jax(c),
         H=to_jax(H),
+        A_inv=to_jax(np.linalg.inv(A)),
     )
 
 
