@@ -1,0 +1,31 @@
+import jax
+import numpy as np
+
+import jaxgossip as jg
+from jaxgossip.compare import format_rows, run_all, to_reach_table
+
+
+def test_run_all_reports_counts_to_reach_eps():
+    problem = jg.problems.logistic_regression(jax.random.key(0), 8, 3, 10, reg=0.1)
+    clocks = jg.Clocks(jg.graphs.ring(8), 1.0, 2.0)
+    traces, skipped = run_all(
+        problem,
+        clocks,
+        names=["async_gossip_sgd", "continuized_dual"],
+        num_events=2000,
+        num_records=20,
+        num_seeds=2,
+    )
+    assert list(traces) == ["async_gossip_sgd"]
+    assert "conjugate" in skipped["continuized_dual"]  # logistic has no closed-form conjugate
+    trace = traces["async_gossip_sgd"]
+    assert trace.suboptimality.shape == (2, 21)
+    median = np.median(np.asarray(trace.suboptimality), axis=0)
+    eps = float(median[5])  # reached at record 5 at the latest
+    (row,) = to_reach_table(traces, eps)
+    first = int(np.flatnonzero(median <= eps)[0])
+    expected = np.median(np.asarray(trace.num_computations)[:, first])
+    assert row["num_computations"] == expected
+    assert to_reach_table(traces, 0.0)[0]["num_computations"] is None
+    text = format_rows(to_reach_table(traces, 0.0), 0.0)
+    assert "async_gossip_sgd" in text and "not reached" in text
