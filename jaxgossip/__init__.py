@@ -6,8 +6,9 @@ their Poisson clocks ring. The flow is graph + clocks -> events,
 problem + algorithm -> state, and ``simulate`` applies the events to the state.
 """
 
-from jaxgossip import algorithms, graphs, io, plot, problems
+from jaxgossip import algorithms, datasets, experiment, graphs, io, plot, problems, theory
 from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
+from jaxgossip.experiment import ExperimentError, load_experiment, run_experiment
 from jaxgossip.graphs import Graph
 from jaxgossip.io import load_traces, save_traces
 from jaxgossip.long_run import simulate_in_chunks
@@ -31,11 +32,15 @@ __all__ = [
     "COMPUTE",
     "Clocks",
     "Events",
+    "ExperimentError",
     "Graph",
     "Trace",
     "algorithms",
     "best",
+    "datasets",
+    "experiment",
     "divergence_summary",
+    "load_experiment",
     "load_sweep",
     "over_seeds",
     "save_sweep",
@@ -49,9 +54,11 @@ __all__ = [
     "plot",
     "plot_convergence",
     "problems",
+    "run_experiment",
     "sample_events",
     "save_traces",
     "simulate",
     "simulate_in_chunks",
     "split_key",
+    "theory",
 ]

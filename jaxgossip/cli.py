@@ -1,4 +1,8 @@
-"""The command line: ``jaxgossip demo`` runs the built-in experiment.
+"""The command line: ``jaxgossip demo | run | plot | theory``.
+
+``demo`` runs the built-in experiment; ``run`` runs an experiment file
+(``jaxgossip.experiment``); ``plot`` draws a saved sweep or traces file;
+``theory`` prints a graph's spectral constants (``jaxgossip.theory``).
 
 The demo asks the project's question on a small instance: how does the rate of
 communication change asynchronous gossip SGD's convergence per unit of
@@ -78,7 +82,96 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seeds", type=_positive_int, default=4, help="runs per rate (default: 4)")
     demo.set_defaults(run=_demo)
+    _add_run(commands)
+    _add_plot(commands)
+    _add_theory(commands)
     return parser
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run an experiment file: sweeps over graphs, algorithms and hyperparameters",
+        description=(
+            "Runs every graph x algorithm sweep of an experiment TOML file (the schema is "
+            "documented in jaxgossip/experiment.py and the README), saves each as "
+            "<graph>__<algorithm>.npz with a figure per graph and summary.txt, and prints "
+            "the summary table. Nothing is overwritten without --overwrite."
+        ),
+    )
+    run.add_argument("experiment", metavar="EXPERIMENT.toml", help="the experiment file")
+    run.add_argument(
+        "--out", default=None, help="output folder (default: [output] dir of the file)"
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace output files that already exist"
+    )
+    run.set_defaults(run=_run)
+
+
+def _add_plot(commands) -> None:
+    from jaxgossip.plot import Y_LABELS
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw a saved sweep (jaxgossip run) or traces file (jaxgossip demo)",
+        description=(
+            "Draws the metric against simulated time, computations and communications: "
+            "for a sweep, the median and 10-90% band over seeds of each grid point (of the "
+            f"best point when the grid has more than {MAX_PLOTTED_POINTS}); for a traces "
+            "file, each label."
+        ),
+    )
+    plot.add_argument("results", metavar="RESULTS.npz", help="a sweep or traces file")
+    plot.add_argument("--out", default=None, help="the PNG to write (default: RESULTS.png)")
+    plot.add_argument(
+        "--metric",
+        default="suboptimality",
+        choices=sorted(Y_LABELS),
+        help="the metric on the y axis (default: suboptimality)",
+    )
+    plot.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+    plot.set_defaults(run=_plot)
+
+
+def _add_theory(commands) -> None:
+    from jaxgossip.experiment import GRAPH_KINDS
+
+    theory = commands.add_parser(
+        "theory",
+        help="print a graph's spectral constants (lambda_2, chi1, chi2, gossip rate)",
+        description=(
+            "Prints lambda_2 and lambda_max of the Laplacian weighted by the edge rates, "
+            "the spectral gap, chi1, chi2 and the contraction rate of randomized gossip "
+            "(see jaxgossip.theory.graph_constants)."
+        ),
+    )
+    theory.add_argument(
+        "--graph",
+        required=True,
+        choices=GRAPH_KINDS,
+        metavar="KIND",
+        help=f"the topology: {', '.join(GRAPH_KINDS)}",
+    )
+    theory.add_argument(
+        "--nodes",
+        type=_positive_int,
+        default=None,
+        help="number of nodes (the n of ring, complete, ...; sizes grid, torus, hypercube)",
+    )
+    theory.add_argument(
+        "--comm-rate", type=_rate, default=1.0, help="Poisson rate of every edge (default: 1)"
+    )
+    theory.add_argument(
+        "--graph-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_graph_arg,
+        help="another argument of the generator, e.g. p=0.3 or rows=4 (repeatable)",
+    )
+    theory.add_argument("--seed", type=int, default=0, help="key of random graphs (default: 0)")
+    theory.set_defaults(run=_theory)
 
 
 def _positive_int(text: str) -> int:
@@ -91,8 +184,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _error(message: str) -> int:
-    print(f"jaxgossip demo: error: {message}", file=sys.stderr)
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite rate > 0, got {text}")
+    return value
+
+
+def _graph_arg(text: str) -> tuple[str, int | float]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return name.strip(), kind(value)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"expected a number after {name}=, got {value!r}")
+
+
+def _error(message: str, command: str = "demo") -> int:
+    print(f"jaxgossip {command}: error: {message}", file=sys.stderr)
     return 2
 
 
@@ -138,6 +253,161 @@ def _demo(args) -> int:
     save_traces(os.path.join(out, TRACES), traces, config=config, overwrite=args.overwrite)
     print(f"\nwrote {os.path.join(out, FIGURE)} and {os.path.join(out, TRACES)}")
     print(f"output folder: {os.path.abspath(out)}")
+    return 0
+
+
+def _run(args) -> int:
+    import dataclasses
+
+    from jaxgossip.experiment import (
+        ExperimentError,
+        load_experiment,
+        output_paths,
+        run_experiment,
+        summary_table,
+    )
+
+    try:
+        experiment = load_experiment(args.experiment)
+    except ExperimentError as error:
+        return _error(str(error), "run")
+    except OSError as error:
+        return _error(f"cannot read {args.experiment!r}: {error.strerror or error}", "run")
+    if args.out is not None:
+        experiment = dataclasses.replace(experiment, output_dir=args.out)
+    out = experiment.output_dir
+    if os.path.exists(out) and not os.path.isdir(out):
+        return _error(f"the output folder {out!r} exists and is not a folder.", "run")
+    existing = [path for path in output_paths(experiment) if os.path.exists(path)]
+    if existing and not args.overwrite:
+        shown = ", ".join(os.path.basename(p) for p in existing[:6])
+        more = f" and {len(existing) - 6} more" if len(existing) > 6 else ""
+        return _error(
+            f"{out!r} already holds {shown}{more}; pass --overwrite to replace them, or "
+            "choose another --out.",
+            "run",
+        )
+    print(f"jaxgossip run: {experiment.name} (compiling each sweep first) ...", flush=True)
+    try:
+        results = run_experiment(
+            experiment,
+            overwrite=args.overwrite,
+            progress=lambda line: print(line, flush=True),
+        )
+    except ExperimentError as error:
+        return _error(str(error), "run")
+    except FileExistsError as error:  # written by someone else since the check above
+        return _error(str(error), "run")
+    print()
+    print(summary_table(results, experiment.eps))
+    print(f"\nresults saved in {os.path.abspath(out)}:")
+    for path in output_paths(experiment):
+        print(f"  {os.path.basename(path)}")
+    return 0
+
+
+MAX_PLOTTED_POINTS = 8  # grid points drawn by `plot` before it keeps only the best
+
+
+def _plot(args) -> int:
+    from jaxgossip.io import atomic_write
+
+    path = args.results
+    try:
+        figure, note = _results_figure(path, args.metric)
+    except (OSError, ValueError) as error:
+        return _error(str(error), "plot")
+    out = args.out or os.path.splitext(path)[0] + ".png"
+    if os.path.exists(out) and not args.overwrite:
+        return _error(f"{out!r} exists; pass --overwrite to replace it, or choose --out.", "plot")
+    atomic_write(out, lambda f: figure.savefig(f, format="png", dpi=120), overwrite=args.overwrite)
+    if note:
+        print(note)
+    print(f"wrote {out}")
+    return 0
+
+
+def _results_figure(path: str, metric: str):
+    """``(figure, note)`` for a sweep file or a traces file."""
+    import json
+
+    from jaxgossip.io import load_traces
+    from jaxgossip.plot import plot_convergence
+
+    with np.load(path, allow_pickle=False) as data:
+        if "__metadata__" not in data.files:
+            raise ValueError(f"{path!r} is neither a jaxgossip sweep nor a traces file.")
+        kind = json.loads(data["__metadata__"].tobytes().decode("utf-8")).get("format")
+    if kind == "jaxgossip.traces":
+        traces, _ = load_traces(path)
+        return plot_convergence(traces, metric=metric), ""
+    if kind != "jaxgossip.sweep":
+        raise ValueError(f"{path!r} is neither a jaxgossip sweep nor a traces file.")
+    from jaxgossip.experiment import format_point, point_trace
+    from jaxgossip.sweep import load_sweep
+
+    ds = load_sweep(path)
+    dims = [d for d in ds["diverged"].dims if d not in ("seed", "record")]
+    points = [dict(zip(dims, values)) for values in _product([ds[d].values for d in dims])]
+    note = ""
+    if len(points) > MAX_PLOTTED_POINTS:
+        chosen = _best_point(ds, dims)
+        note = (
+            f"the grid has {len(points)} points, more than {MAX_PLOTTED_POINTS}: "
+            f"drew the best, {format_point(chosen)}"
+        )
+        points = [chosen]
+    traces = {format_point(p) if dims else "all seeds": point_trace(ds, p) for p in points}
+    figure = plot_convergence(traces, metric=metric)
+    title = " x ".join(filter(None, (ds.attrs.get("graph"), ds.attrs.get("algorithm"))))
+    if title:
+        subtitle = figure.get_suptitle()
+        figure.suptitle(f"{title}\n{subtitle}" if subtitle else title, fontsize="medium")
+    return figure, note
+
+
+def _best_point(ds, dims) -> dict:
+    """The best grid point: by the experiment's eps when the file has one, else by final value."""
+    from jaxgossip.experiment import choose_best
+    from jaxgossip.sweep import best
+
+    if "eps" in ds.attrs:
+        chosen = choose_best(ds, float(ds.attrs["eps"]))
+        if chosen is not None:
+            return chosen[0]
+    try:
+        choice = best(ds, criterion="final")
+    except ValueError:  # every configuration diverged
+        return {d: ds[d].values[0].item() for d in dims}
+    return {d: choice[d] for d in dims}
+
+
+def _product(axes):
+    import itertools
+
+    return itertools.product(*(a.tolist() for a in axes))
+
+
+def _theory(args) -> int:
+    import jax
+
+    from jaxgossip.experiment import make_graph
+    from jaxgossip.theory import format_table, graph_constants
+
+    graph_args = dict(args.graph_arg)
+    try:
+        graph = make_graph(
+            args.graph, num_nodes=args.nodes, key=jax.random.key(args.seed), **graph_args
+        )
+        constants = graph_constants(graph, args.comm_rate)
+    except ValueError as error:
+        return _error(str(error), "theory")
+    described = ", ".join(f"{k}={v}" for k, v in graph_args.items())
+    print(
+        f"{args.graph}{f' ({described})' if described else ''}: {graph.num_nodes} nodes, "
+        f"{graph.num_edges} edges, communication rate {args.comm_rate:g} per edge\n"
+    )
+    print(format_table(constants))
     return 0
 
 
