@@ -1,8 +1,9 @@
-"""The command line: ``jaxgossip demo | run | plot | theory``.
+"""The command line: ``jaxgossip demo | run | plot | theory | compare``.
 
 ``demo`` runs the built-in experiment; ``run`` runs an experiment file
 (``jaxgossip.experiment``); ``plot`` draws a saved sweep or traces file;
-``theory`` prints a graph's spectral constants (``jaxgossip.theory``).
+``theory`` prints a graph's spectral constants (``jaxgossip.theory``);
+``compare`` runs every registered algorithm on one setting (``jaxgossip.compare``).
 
 The demo asks the project's question on a small instance: how does the rate of
 communication change asynchronous gossip SGD's convergence per unit of
@@ -85,7 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_plot(commands)
     _add_theory(commands)
+    _add_compare(commands)
     return parser
+
+
+def _add_compare(commands) -> None:
+    from jaxgossip import compare
+
+    parser = commands.add_parser(
+        "compare",
+        help="every registered algorithm on one quadratic and graph: cost to reach eps",
+        description=compare.__doc__,
+    )
+    compare.add_arguments(parser)
+    parser.set_defaults(run=compare.run_cli)
 
 
 def _add_run(commands) -> None:

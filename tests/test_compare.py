@@ -29,3 +29,30 @@ def test_run_all_reports_counts_to_reach_eps():
     assert to_reach_table(traces, 0.0)[0]["num_computations"] is None
     text = format_rows(to_reach_table(traces, 0.0), 0.0)
     assert "async_gossip_sgd" in text and "not reached" in text
+
+
+def test_compare_command_line(tmp_path, capsys):
+    from jaxgossip.cli import main
+
+    figure = tmp_path / "compare.png"
+    code = main(
+        [
+            "compare",
+            "--nodes",
+            "6",
+            "--events",
+            "600",
+            "--records",
+            "6",
+            "--seeds",
+            "1",
+            "--eps",
+            "1e-1",
+            "--out",
+            str(figure),
+        ]
+    )
+    assert code == 0 and figure.exists()
+    out = capsys.readouterr().out
+    assert "async_gradient_tracking" in out and "to reach f(x̄) − f* <= 0.1" in out
+    assert not jax.config.jax_enable_x64  # float64 was scoped to the command
