@@ -100,6 +100,23 @@ def bench_size(num_nodes, num_events, numpy_events, batch, num_records=10):
     )
 
 
+def recorder_overhead(num_nodes, *, node_suboptimality, num_events=200_000, many_records=200):
+    """Time of a run recording 200 times over one recording once: the metrics' share."""
+    key = jax.random.key(0)
+    problem = jg.problems.logistic_regression(key, num_nodes, DIM, 20, reg=1e-2)
+    clocks = jg.Clocks(jg.graphs.ring(num_nodes), compute_rate=1.0, comm_rate=1.0)
+    algorithm = jg.algorithms.AsyncGossipSGD(step_size=0.1)
+
+    def run(num_records):
+        return jg.simulate(
+            key, algorithm, problem, clocks, num_events=num_events, num_records=num_records
+        ).final_state
+
+    for records in (1, many_records):
+        jax.block_until_ready(run(records))
+    return best_time(lambda: run(many_records)) / best_time(lambda: run(1)) - 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 256, 4096])

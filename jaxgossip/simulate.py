@@ -90,13 +90,17 @@ def init_state(algorithm: Algorithm, problem, x0=None):
     return jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
 
 
-def _metrics(algorithm: Algorithm, problem, state) -> dict[str, jax.Array]:
+def _metrics(algorithm: Algorithm, problem, state, node_suboptimality: bool = True):
     xs = jax.vmap(algorithm.params)(state)  # (n, d)
     x_bar = jnp.mean(xs, axis=0)
     finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]))
+    if node_suboptimality:
+        mean_suboptimality = jnp.mean(problem.values(xs)) - problem.f_star
+    else:
+        mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
     return dict(
         suboptimality=problem.value(x_bar) - problem.f_star,
-        mean_suboptimality=jnp.mean(problem.values(xs)) - problem.f_star,
+        mean_suboptimality=mean_suboptimality,
         consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
         diverged=~finite,
     )
@@ -128,7 +132,7 @@ def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("num_events", "num_records"))
+@functools.partial(jax.jit, static_argnames=("num_events", "num_records", "node_suboptimality"))
 def simulate(
     key,
     algorithm: Algorithm,
@@ -141,6 +145,7 @@ def simulate(
     events: Events | None = None,
     initial_state=None,
     start_time=0.0,
+    node_suboptimality: bool = True,
 ) -> Trace:
     """Runs ``algorithm`` on ``problem`` over the asynchronous network ``clocks``.
 
@@ -163,6 +168,10 @@ def simulate(
         ``algorithm.init`` (e.g. a previous trace's ``final_state``, to continue it).
       start_time: simulated time at which sampled events start (to continue a
         run, pass the previous trace's last time).
+      node_suboptimality: record ``mean_suboptimality`` (static). It evaluates f
+        at all n iterates: O(n d^2) for quadratics but O(n * n m d) for logistic
+        regression, which dominates runs of hundreds of nodes recorded often
+        (``benchmarks/throughput.py`` measures it); False records NaN instead.
 
     Returns:
       A ``Trace`` of num_records + 1 records and the final network state.
@@ -205,14 +214,14 @@ def simulate(
             # cut it from ~460 to ~340-420 ns (benchmarks/throughput.py), 8 was slower.
             unroll=4,
         )[0]
-        metrics = _metrics(algorithm, problem, state)
+        metrics = _metrics(algorithm, problem, state, node_suboptimality)
         metrics["diverged"] = metrics["diverged"] | diverged
         metrics["time"] = chunk_events.time[-1].astype(last_time.dtype)
         metrics["num_computations"] = jnp.sum(chunk_events.kind == COMPUTE, dtype=jnp.int32)
         metrics["num_communications"] = jnp.sum(chunk_events.kind == COMMUNICATE, dtype=jnp.int32)
         return (state, metrics["time"], metrics["diverged"]), metrics
 
-    initial = _metrics(algorithm, problem, state)
+    initial = _metrics(algorithm, problem, state, node_suboptimality)
     time_dtype = clocks.comm_rate.dtype
     start_time = jnp.asarray(start_time, time_dtype)
     carry = (state, start_time, initial["diverged"])

@@ -294,3 +294,18 @@ def test_minibatch_gradients_use_the_event_key(key):
         events=events,
     ).final_state
     assert not np.allclose(run(key), full, rtol=1e-3)
+
+
+def test_node_suboptimality_can_be_skipped(key):
+    graph, problem = _quadratic_setup(key)
+    clocks = jg.Clocks(graph, 1.0, 1.0)
+    algorithm = jg.algorithms.AsyncGossipSGD(step_size=0.05)
+    full = jg.simulate(key, algorithm, problem, clocks, num_events=400, num_records=4)
+    cheap = jg.simulate(
+        key, algorithm, problem, clocks, num_events=400, num_records=4, node_suboptimality=False
+    )
+    assert np.all(np.isnan(cheap.mean_suboptimality)) and np.all(
+        np.isfinite(full.mean_suboptimality)
+    )
+    np.testing.assert_array_equal(cheap.suboptimality, full.suboptimality)
+    np.testing.assert_array_equal(cheap.final_state, full.final_state)
