@@ -1,0 +1,50 @@
+"""Synchronous (round-based) algorithms, one per module, registered by name.
+
+Each class is a ``jaxgossip.synchronous.SyncAlgorithm`` run by
+``jaxgossip.synchronous.simulate_rounds``: decentralized methods (D-SGD,
+EXTRA, DIGing, Push-Pull, MSDA, OPAPC, ADOM+) and centralized references
+(gradient descent, Nesterov, SVRG, Katyusha).
+"""
+
+from jaxgossip.algorithms.synchronous.adom_plus import ADOMPlus, ADOMPlusMultiConsensus
+from jaxgossip.algorithms.synchronous.diging import DIGing
+from jaxgossip.algorithms.synchronous.dsgd import DSGD
+from jaxgossip.algorithms.synchronous.extra import EXTRA
+from jaxgossip.algorithms.synchronous.gradient_descent import GradientDescent
+from jaxgossip.algorithms.synchronous.katyusha import Katyusha
+from jaxgossip.algorithms.synchronous.msda import MSDA
+from jaxgossip.algorithms.synchronous.nesterov import Nesterov
+from jaxgossip.algorithms.synchronous.opapc import OPAPC
+from jaxgossip.algorithms.synchronous.push_pull import PushPull
+from jaxgossip.algorithms.synchronous.svrg import SVRG
+
+SYNC_REGISTRY = {
+    "dsgd": DSGD,
+    "extra": EXTRA,
+    "diging": DIGing,
+    "push_pull": PushPull,
+    "msda": MSDA,
+    "opapc": OPAPC,
+    "adom_plus": ADOMPlus,
+    "adom_plus_multi": ADOMPlusMultiConsensus,
+    "gradient_descent": GradientDescent,
+    "nesterov": Nesterov,
+    "svrg": SVRG,
+    "katyusha": Katyusha,
+}
+
+__all__ = [
+    "ADOMPlus",
+    "ADOMPlusMultiConsensus",
+    "DIGing",
+    "DSGD",
+    "EXTRA",
+    "GradientDescent",
+    "Katyusha",
+    "MSDA",
+    "Nesterov",
+    "OPAPC",
+    "PushPull",
+    "SVRG",
+    "SYNC_REGISTRY",
+]

@@ -1,0 +1,74 @@
+"""Centralized gradient descent, the unaccelerated reference.
+
+One worker holds all n local functions and runs full-gradient descent on
+f = (1/n) sum_i f_i with the constant step 1/L (Y. Nesterov, "Introductory
+Lectures on Convex Optimization: A Basic Course", Kluwer, 2004, Section 2.1.5,
+the gradient method; its Theorem 2.1.15 gives, for an L-smooth, mu-strongly
+convex f and a step 0 < h <= 2 / (mu + L), ||x_k - x*||^2 <=
+(1 - 2 h mu L / (mu + L))^k ||x_0 - x*||^2, so 1 - 2 mu / (L + mu) per step at
+h = 1/L):
+
+    x_{k+1} = x_k - (1/L) grad f(x_k).
+
+A round is one step; its full gradient is n component gradients, so n
+computations, and no communication. Gradient descent needs O(kappa log(1/eps))
+rounds, kappa = L / mu: the yardstick for acceleration.
+
+L here is the smoothness of the average f, computed exactly when the problem
+carries its Hessian (``centralized.average_constants``), else the problem's
+``L = max_i L_i``, which bounds it (L_f <= max_i L_i) and gives a smaller,
+still convergent, step.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+
+from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.synchronous import centralized
+from jaxgossip.synchronous import SyncAlgorithm, round_cost
+
+
+class GradientDescentState(eqx.Module):
+    """The worker's state."""
+
+    x: jax.Array  # (d,) the iterate
+    num_nodes: int = eqx.field(static=True)  # n, for the broadcast of ``params``
+
+
+class GradientDescent(SyncAlgorithm):
+    """Full-gradient descent on f by one worker holding every f_i.
+
+    Args:
+      step_size: the step h (an array leaf, so it can be vmapped); 1/L_f by theory.
+    """
+
+    step_size: jax.Array = eqx.field(converter=hyperparameter)
+    exact: ClassVar[bool] = True
+
+    @classmethod
+    def from_theory(cls, problem, mixing=None) -> GradientDescent:
+        """step_size = 1 / L_f (``mixing`` is unused: there is no network)."""
+        del mixing
+        smoothness, _ = centralized.average_constants(problem)
+        return cls(step_size=1.0 / smoothness)
+
+    def init(self, xs0, oracle, mixing) -> GradientDescentState:
+        del oracle, mixing
+        return GradientDescentState(x=centralized.start_point(xs0), num_nodes=xs0.shape[0])
+
+    def params(self, state: GradientDescentState) -> jax.Array:
+        return centralized.broadcast(state.x, state.num_nodes)
+
+    def round(self, state: GradientDescentState, oracle, mixing):
+        del mixing
+        x = state.x - self.step_size * oracle.full_grad(state.x)
+        cost = round_cost(state.num_nodes, 0)
+        return GradientDescentState(x=x, num_nodes=state.num_nodes), cost
+
+    def message_floats(self, dim: int) -> int:
+        del dim
+        return 0  # never communicates
