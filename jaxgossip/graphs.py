@@ -351,6 +351,9 @@ def effective_resistances(graph: Graph, weights=None) -> np.ndarray:
     e = graph.edges()
     if _num_components(graph.num_nodes, e[w > 0]) > 1:
         raise ValueError("edges with positive weight must connect the graph")
-    lp = np.linalg.pinv(laplacian(graph, w), hermitian=True)
+    # L^+ = (L + 11^T/n)^{-1} - 11^T/n on a connected graph: exact, where a cut-off
+    # pseudo-inverse may keep the round-off null eigenvalue and be off by percents.
+    average = np.full((graph.num_nodes, graph.num_nodes), 1.0 / graph.num_nodes)
+    lp = np.linalg.inv(laplacian(graph, w) + average) - average
     s, r = e[:, 0], e[:, 1]
     return lp[s, s] + lp[r, r] - 2 * lp[s, r]

@@ -90,20 +90,31 @@ def init_state(algorithm: Algorithm, problem, x0=None):
     return jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
 
 
-def _metrics(algorithm: Algorithm, problem, state, node_suboptimality: bool = True):
-    xs = jax.vmap(algorithm.params)(state)  # (n, d)
+def network_metrics(problem, xs, state, node_suboptimality: bool = True) -> dict:
+    """One record's metrics of the iterates xs (n, d) of a network state.
+
+    The run is diverged once the state or a metric is non-finite (a finite state
+    can still overflow f).
+    """
     x_bar = jnp.mean(xs, axis=0)
-    finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]))
     if node_suboptimality:
         mean_suboptimality = jnp.mean(problem.values(xs)) - problem.f_star
     else:
         mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
-    return dict(
+    metrics = dict(
         suboptimality=problem.value(x_bar) - problem.f_star,
         mean_suboptimality=mean_suboptimality,
         consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
-        diverged=~finite,
     )
+    finite = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]
+    finite += [jnp.isfinite(metrics[name]) for name in ("suboptimality", "consensus")]
+    metrics["diverged"] = ~jnp.all(jnp.array(finite))
+    return metrics
+
+
+def _metrics(algorithm: Algorithm, problem, state, node_suboptimality: bool = True):
+    xs = jax.vmap(algorithm.params)(state)  # (n, d)
+    return network_metrics(problem, xs, state, node_suboptimality)
 
 
 def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxgossip.graphs import Graph, _weights, laplacian
 from jaxgossip.problems.base import Problem
-from jaxgossip.simulate import Trace, _initial_points
+from jaxgossip.simulate import Trace, _initial_points, network_metrics
 
 State = Any  # an algorithm's network state: a pytree, per-node leaves (n, ...)
 
@@ -251,15 +251,7 @@ class SyncAlgorithm(eqx.Module):
 
 
 def _metrics(algorithm: SyncAlgorithm, problem: Problem, state) -> dict[str, jax.Array]:
-    xs = algorithm.params(state)  # (n, d)
-    x_bar = jnp.mean(xs, axis=0)
-    finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]))
-    return dict(
-        suboptimality=problem.value(x_bar) - problem.f_star,
-        mean_suboptimality=jnp.mean(problem.values(xs)) - problem.f_star,
-        consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
-        diverged=~finite,
-    )
+    return network_metrics(problem, algorithm.params(state), state)
 
 
 @functools.partial(jax.jit, static_argnames=("num_rounds", "num_records"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxgossip.graphs import Graph, laplacian
+from jaxgossip.graphs import Graph, effective_resistances, laplacian
 
 DESCRIPTIONS = {
     "num_nodes": "n, nodes",
@@ -71,10 +71,7 @@ def graph_constants(graph: Graph, comm_rate=1.0) -> dict:
             "graph_constants: the edges of positive communication rate do not connect the "
             "graph (lambda_2 of the rate-weighted Laplacian is 0)."
         )
-    pinv = np.linalg.pinv(lap, hermitian=True)
-    edges = graph.edges()[rates > 0]
-    s, r = edges[:, 0], edges[:, 1]
-    resistances = pinv[s, s] + pinv[r, r] - 2 * pinv[s, r]
+    resistances = effective_resistances(graph, rates)[rates > 0]
     return {
         "num_nodes": graph.num_nodes,
         "num_edges": graph.num_edges,

@@ -277,3 +277,10 @@ def test_graph_inside_jit():
     assert len(calls) == 1
     leaves = jax.tree_util.tree_leaves(g)
     assert len(leaves) == 2 and leaves[0] is g.senders and leaves[1] is g.receivers
+
+
+def test_effective_resistances_are_exact_with_uniform_weights():
+    # A cut-off pseudo-inverse used to keep the round-off null eigenvalue here (1-2% off).
+    graph = graphs.complete(8)
+    resistances = graphs.effective_resistances(graph, np.full(graph.num_edges, 0.3))
+    np.testing.assert_allclose(resistances, 2 / (8 * 0.3), rtol=1e-12)

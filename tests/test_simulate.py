@@ -309,3 +309,18 @@ def test_node_suboptimality_can_be_skipped(key):
     )
     np.testing.assert_array_equal(cheap.suboptimality, full.suboptimality)
     np.testing.assert_array_equal(cheap.final_state, full.final_state)
+
+
+def test_overflowing_suboptimality_is_flagged_as_divergence(key):
+    # Finite iterates whose f overflows float32 are a diverged run too.
+    graph, problem = _quadratic_setup(key)
+    trace = jg.simulate(
+        key,
+        jg.algorithms.Gossip(),
+        problem,
+        jg.Clocks(graph, 1.0, 1.0),
+        num_events=100,
+        num_records=2,
+        x0=jnp.full(3, 1e20),
+    )
+    assert np.all(np.isfinite(trace.final_state)) and bool(trace.diverged[0])

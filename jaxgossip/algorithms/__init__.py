@@ -6,6 +6,7 @@ from jaxgossip.algorithms.async_gossip_sgd import AsyncGossipSGD
 from jaxgossip.algorithms.async_gradient_tracking import AsyncGradientTracking
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
 from jaxgossip.algorithms.continuized_dual import ContinuizedDualGossip
+from jaxgossip.algorithms.dadao import DADAO
 from jaxgossip.algorithms.gossip import Gossip
 
 REGISTRY = {
@@ -15,6 +16,7 @@ REGISTRY = {
     "async_gradient_tracking": AsyncGradientTracking,
     "a2cid2": A2CiD2,
     "continuized_dual": ContinuizedDualGossip,
+    "dadao": DADAO,
 }
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "AsyncGossipSGD",
     "AsyncGradientTracking",
     "ContinuizedDualGossip",
+    "DADAO",
     "Gossip",
     "hyperparameter",
 ]
