@@ -109,7 +109,13 @@ def recorder_overhead(num_nodes, *, node_suboptimality, num_events=200_000, many
 
     def run(num_records):
         return jg.simulate(
-            key, algorithm, problem, clocks, num_events=num_events, num_records=num_records
+            key,
+            algorithm,
+            problem,
+            clocks,
+            num_events=num_events,
+            num_records=num_records,
+            node_suboptimality=node_suboptimality,
         ).final_state
 
     for records in (1, many_records):
@@ -145,6 +151,16 @@ def main(argv=None):
         f"single {results[small]['single'] / results[large]['single']:.2f}x, "
         f"batch {results[small]['batch'] / results[large]['batch']:.2f}x (target <= 2x)"
     )
+    print(
+        "\nrecorder: 200 records vs 1 over 200k events, logistic regression, 20 samples per "
+        "node (target < 10%)"
+    )
+    for n in (32, 256):
+        for node_suboptimality in (True, False):
+            overhead = recorder_overhead(n, node_suboptimality=node_suboptimality)
+            print(
+                f"  n={n:>4}, node_suboptimality={node_suboptimality!s:>5}: {100 * overhead:+6.1f}%"
+            )
 
 
 if __name__ == "__main__":
