@@ -3,17 +3,30 @@
 Each algorithm runs with its ``from_theory`` configuration over the same
 seeds (one vmapped call per algorithm); the table reports the computations and
 communications each needs until the median over seeds of f(x̄) − f* reaches eps.
+Asynchronous methods count events; synchronous ones count per round as
+``COUNTING`` states (their own papers' conventions).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
 import jax
 import numpy as np
 
 from jaxgossip.algorithms import REGISTRY
+from jaxgossip.algorithms.synchronous import SYNC_REGISTRY
 from jaxgossip.simulate import Trace, simulate
+from jaxgossip.synchronous import metropolis_mixing, simulate_rounds
+
+COUNTING = {
+    "asynchronous": "1 computation per compute event, 1 communication per edge event",
+    "decentralized rounds": "n computations and |E| communications per gossip step of a "
+    "round (MSDA, OPAPC, ADOM+ multi-consensus: K gossip steps per round)",
+    "centralized": "1 computation per component gradient, no communication",
+}
+CENTRALIZED = ("gradient_descent", "nesterov", "svrg", "katyusha")
 
 
 def run_all(
@@ -65,6 +78,40 @@ def run_all(
     return traces, skipped
 
 
+def run_all_rounds(
+    problem, graph, *, names=None, num_rounds: int, num_records: int, num_seeds: int = 4, x0=None
+) -> tuple[dict[str, Trace], dict[str, str]]:
+    """Runs each synchronous method's ``from_theory`` configuration (Metropolis gossip).
+
+    Same returns as ``run_all``; labels are the ``SYNC_REGISTRY`` names.
+    """
+    names = list(SYNC_REGISTRY) if names is None else list(names)
+    mixing = metropolis_mixing(graph)
+    keys = jax.random.split(jax.random.key(0), num_seeds)
+    traces, skipped = {}, {}
+    for name in names:
+        try:
+            algorithm = SYNC_REGISTRY[name].from_theory(problem, mixing)
+        except (TypeError, ValueError) as error:
+            skipped[name] = str(error)
+            continue
+        run = jax.jit(
+            jax.vmap(
+                lambda k, algorithm=algorithm: simulate_rounds(
+                    k,
+                    algorithm,
+                    problem,
+                    mixing,
+                    num_rounds=num_rounds,
+                    num_records=num_records,
+                    x0=x0,
+                )
+            )
+        )
+        traces[name] = run(keys)
+    return traces, skipped
+
+
 def to_reach_table(traces: dict[str, Trace], eps: float) -> list[dict]:
     """Per algorithm: computations, communications and time until median f(x̄) − f* <= eps.
 
@@ -74,9 +121,18 @@ def to_reach_table(traces: dict[str, Trace], eps: float) -> list[dict]:
     """
     rows = []
     for name, trace in traces.items():
-        median = np.median(np.asarray(trace.suboptimality).reshape(-1, trace.time.shape[-1]), 0)
+        records = trace.time.shape[-1]
+        suboptimality = np.asarray(trace.suboptimality).reshape(-1, records)
+        # A diverged run (non-finite values) counts as +inf: it pushes the median up.
+        median = np.median(np.where(np.isfinite(suboptimality), suboptimality, np.inf), 0)
         reached = np.flatnonzero(median <= eps)
-        row = dict(algorithm=name, final=float(median[-1]))
+        diverged = np.asarray(trace.diverged).reshape(-1, records)[:, -1]
+        row = dict(
+            algorithm=name,
+            final=float(median[-1]),
+            diverged=int(diverged.sum()),
+            runs=diverged.size,
+        )
         for field in ("num_computations", "num_communications", "time"):
             values = np.asarray(getattr(trace, field)).reshape(-1, trace.time.shape[-1])
             row[field] = float(np.median(values[:, reached[0]])) if reached.size else None
@@ -100,7 +156,9 @@ def format_rows(rows: list[dict], eps: float) -> str:
                 count("num_computations"),
                 count("num_communications"),
                 "not reached" if row["time"] is None else f"{row['time']:,.1f}",
-                f"{row['final']:.2e}",
+                f"diverged ({row['diverged']}/{row['runs']})"
+                if row["diverged"]
+                else f"{row['final']:.2e}",
             )
         )
     widths = [max(len(h), *(len(r[c]) for r in body)) for c, h in enumerate(header)]
@@ -123,6 +181,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--records", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2000, help="rounds of synchronous methods")
     parser.add_argument("--eps", type=float, nargs="+", default=[1e-2, 1e-8])
     parser.add_argument("--out", default="compare_algorithms.png", help="figure path")
 
@@ -151,10 +210,27 @@ def run_cli(args) -> int:
             f"per node, comm rate {args.comm_rate:g} per edge, {args.events:,} events, "
             f"{args.seeds} seeds; each algorithm's from_theory configuration\n"
         )
+        rounds, skipped_rounds = run_all_rounds(
+            problem,
+            graph,
+            num_rounds=args.rounds,
+            num_records=math.gcd(args.records, args.rounds),  # records must divide rounds
+            num_seeds=args.seeds,
+            x0=jax.numpy.ones(args.dim),
+        )
+        skipped.update(skipped_rounds)
+        groups = {
+            "asynchronous": traces,
+            "decentralized rounds": {k: v for k, v in rounds.items() if k not in CENTRALIZED},
+            "centralized": {k: v for k, v in rounds.items() if k in CENTRALIZED},
+        }
         for eps in args.eps:
-            print(format_rows(to_reach_table(traces, eps), eps), end="\n\n")
+            for group, group_traces in groups.items():
+                print(f"[{group}] counting: {COUNTING[group]}")
+                print(format_rows(to_reach_table(group_traces, eps), eps), end="\n\n")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
+        traces = {**traces, **rounds}
         plot_convergence(traces, path=args.out, x_axes=("num_computations", "num_communications"))
     print(f"figure: {args.out}")
     return 0

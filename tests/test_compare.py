@@ -56,3 +56,33 @@ def test_compare_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "async_gradient_tracking" in out and "to reach f(x̄) − f* <= 0.1" in out
     assert not jax.config.jax_enable_x64  # float64 was scoped to the command
+
+
+def test_synchronous_methods_join_the_comparison():
+    from jaxgossip.compare import run_all_rounds
+
+    problem = jg.problems.logistic_regression(jax.random.key(0), 8, 3, 10, reg=0.1)
+    traces, skipped = run_all_rounds(
+        problem,
+        jg.graphs.ring(8),
+        names=["extra", "msda", "nesterov"],
+        num_rounds=40,
+        num_records=4,
+        num_seeds=1,
+    )
+    assert list(traces) == ["extra", "nesterov"] and "msda" in skipped  # MSDA needs conjugates
+    rows = {row["algorithm"]: row for row in to_reach_table(traces, 1e9)}
+    assert rows["extra"]["num_communications"] == 0  # reached at record 0
+    np.testing.assert_array_equal(traces["extra"].num_computations[0], 8 * np.arange(0, 41, 10))
+    np.testing.assert_array_equal(traces["nesterov"].num_communications[0], 0)
+
+
+def test_diverged_runs_are_named_in_the_table():
+    problem = jg.problems.quadratic(jax.random.key(0), 8, 3)
+    clocks = jg.Clocks(jg.graphs.ring(8), 1.0, 1.0)
+    algorithm = jg.algorithms.AsyncGossipSGD(step_size=5.0)
+    trace = jax.vmap(
+        lambda k: jg.simulate(k, algorithm, problem, clocks, num_events=4000, num_records=4)
+    )(jax.random.split(jax.random.key(0), 2))
+    text = format_rows(to_reach_table({"unstable": trace}, 1e-3), 1e-3)
+    assert "diverged (2/2)" in text
