@@ -140,9 +140,9 @@ def to_reach_table(traces: dict[str, Trace], eps: float) -> list[dict]:
     return rows
 
 
-def format_rows(rows: list[dict], eps: float) -> str:
-    """A plain-text table of ``to_reach_table``'s rows."""
-    header = ("algorithm", "computations", "communications", "time", "final f(x̄) − f*")
+def format_rows(rows: list[dict], eps: float, *, time_label: str = "time") -> str:
+    """A plain-text table of ``to_reach_table``'s rows (``time_label``: "rounds" for rounds)."""
+    header = ("algorithm", "computations", "communications", time_label, "final f(x̄) − f*")
     body = []
     for row in rows:
 
@@ -227,7 +227,9 @@ def run_cli(args) -> int:
         for eps in args.eps:
             for group, group_traces in groups.items():
                 print(f"[{group}] counting: {COUNTING[group]}")
-                print(format_rows(to_reach_table(group_traces, eps), eps), end="\n\n")
+                time_label = "simulated time" if group == "asynchronous" else "rounds"
+                table = format_rows(to_reach_table(group_traces, eps), eps, time_label=time_label)
+                print(table, end="\n\n")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         traces = {**traces, **rounds}
