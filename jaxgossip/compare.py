@@ -53,29 +53,13 @@ def run_all(
       dual method needs conjugate gradients).
     """
     names = [n for n in REGISTRY if n != "gossip"] if names is None else list(names)
-    keys = jax.random.split(jax.random.key(0), num_seeds)
-    traces, skipped = {}, {}
-    for name in names:
-        try:
-            algorithm = REGISTRY[name].from_theory(problem, clocks)
-        except (TypeError, ValueError) as error:
-            skipped[name] = str(error)
-            continue
-        run = jax.jit(
-            jax.vmap(
-                lambda k, algorithm=algorithm: simulate(
-                    k,
-                    algorithm,
-                    problem,
-                    clocks,
-                    num_events=num_events,
-                    num_records=num_records,
-                    x0=x0,
-                )
-            )
+
+    def run(key, algorithm):
+        return simulate(
+            key, algorithm, problem, clocks, num_events=num_events, num_records=num_records, x0=x0
         )
-        traces[name] = run(keys)
-    return traces, skipped
+
+    return _run_registered(REGISTRY, names, (problem, clocks), run, num_seeds)
 
 
 def run_all_rounds(
@@ -87,28 +71,26 @@ def run_all_rounds(
     """
     names = list(SYNC_REGISTRY) if names is None else list(names)
     mixing = metropolis_mixing(graph)
+
+    def run(key, algorithm):
+        return simulate_rounds(
+            key, algorithm, problem, mixing, num_rounds=num_rounds, num_records=num_records, x0=x0
+        )
+
+    return _run_registered(SYNC_REGISTRY, names, (problem, mixing), run, num_seeds)
+
+
+def _run_registered(registry, names, setting, run, num_seeds):
+    """``from_theory(*setting)`` of each name, run over seeds 0..S-1 in one vmapped call."""
     keys = jax.random.split(jax.random.key(0), num_seeds)
     traces, skipped = {}, {}
     for name in names:
         try:
-            algorithm = SYNC_REGISTRY[name].from_theory(problem, mixing)
+            algorithm = registry[name].from_theory(*setting)
         except (TypeError, ValueError) as error:
             skipped[name] = str(error)
             continue
-        run = jax.jit(
-            jax.vmap(
-                lambda k, algorithm=algorithm: simulate_rounds(
-                    k,
-                    algorithm,
-                    problem,
-                    mixing,
-                    num_rounds=num_rounds,
-                    num_records=num_records,
-                    x0=x0,
-                )
-            )
-        )
-        traces[name] = run(keys)
+        traces[name] = jax.jit(jax.vmap(lambda k, algorithm=algorithm: run(k, algorithm)))(keys)
     return traces, skipped
 
 
