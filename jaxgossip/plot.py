@@ -56,6 +56,7 @@ def plot_convergence(
       The ``matplotlib.figure.Figure``; save it with ``fig.savefig``, or show it
       in a notebook with ``IPython.display.display(fig)``.
     """
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
@@ -71,7 +72,13 @@ def plot_convergence(
     fig = Figure(figsize=(4.2 * len(x_axes), 0.4 + 3.2 * len(metrics)), layout="constrained")
     grid = fig.subplots(len(metrics), len(x_axes), sharey="row", squeeze=False)
     num_runs = 1
-    for label, trace in traces.items():
+    # Past 10 labels the default colour cycle repeats: take 20 colours and vary the dash.
+    colors = colormaps["tab20" if len(traces) > 10 else "tab10"].colors
+    styles = [
+        dict(color=color, linestyle=linestyle) for linestyle in ("-", "--") for color in colors
+    ]
+    for index, (label, trace) in enumerate(traces.items()):
+        style = styles[index % len(styles)]
         num_diverged = int(np.sum(_runs(trace.diverged)[:, -1]))
         num_runs = max(num_runs, _runs(trace.diverged).shape[0])
         if num_diverged:
@@ -80,7 +87,7 @@ def plot_convergence(
             y = _runs(getattr(trace, name)).astype(float)  # (runs, R+1)
             for ax, x_name in zip(row, x_axes):
                 x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
-                (line,) = ax.plot(x, _percentile(y, 50), label=label, linewidth=1.5)
+                (line,) = ax.plot(x, _percentile(y, 50), label=label, linewidth=1.5, **style)
                 if y.shape[0] > 1:
                     low, high = _percentile(y, BAND[0]), _percentile(y, BAND[1])
                     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -93,7 +100,10 @@ def plot_convergence(
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.grid(True, which="major", alpha=0.3)
-    grid[0, -1].legend(fontsize="small")
+    if len(traces) > 6:  # a long legend covers the curves: put it beside the axes
+        grid[0, -1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    else:
+        grid[0, -1].legend(fontsize="small")
     if num_runs > 1:
         fig.suptitle(
             f"median and {BAND[0]}–{BAND[1]}% band over {num_runs} runs per label",
