@@ -282,3 +282,14 @@ def test_partition_feeds_logistic(key):
 def test_bad_inputs(make, match, key):
     with pytest.raises(ValueError, match=match):
         make(key)
+
+
+def test_shared_basis_quadratic_has_the_condition_number_of_its_average():
+    with jax.enable_x64(True):
+        for kappa in (10.0, 1000.0):
+            shared = quadratic(jax.random.key(0), 8, 4, kappa=kappa, shared_basis=True)
+            eigs = np.linalg.eigvalsh(np.asarray(shared.A).mean(0))
+            np.testing.assert_allclose(eigs.max() / eigs.min(), kappa, rtol=1e-10)
+        rotated = quadratic(jax.random.key(0), 8, 4, kappa=1000.0)
+        eigs = np.linalg.eigvalsh(np.asarray(rotated.A).mean(0))
+        assert eigs.max() / eigs.min() < 100  # independent bases average the spectrum out
