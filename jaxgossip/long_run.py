@@ -41,10 +41,24 @@ def _append(done: Trace | None, chunk: Trace) -> Trace:
     return Trace(**fields, final_state=chunk.final_state)
 
 
+def chunk_sizes(caller: str, num_events: int, num_records: int, num_chunks: int):
+    """(events, records) per chunk; a ValueError naming ``caller`` unless both divide."""
+    if num_chunks < 1 or num_events % num_chunks or num_records % num_chunks:
+        raise ValueError(
+            f"{caller}: num_events={num_events} and num_records={num_records} must "
+            f"both be multiples of num_chunks={num_chunks}."
+        )
+    return num_events // num_chunks, num_records // num_chunks
+
+
+def inputs_digest(tree) -> list[float]:
+    """One sum per array leaf: a cheap check that a checkpoint's inputs are these."""
+    return [float(np.sum(np.asarray(leaf, np.float64))) for leaf in jax.tree.leaves(tree)]
+
+
 def _fingerprint(key, algorithm, problem, clocks, num_events, num_records, num_chunks) -> dict:
     """What a checkpoint must match to be resumed: the run's key, sizes and inputs."""
-    leaves = jax.tree.leaves((algorithm, problem, clocks))
-    digest = [float(np.sum(np.asarray(leaf, np.float64))) for leaf in leaves]
+    digest = inputs_digest((algorithm, problem, clocks))
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
     return dict(
@@ -102,12 +116,9 @@ def simulate_in_chunks(
     Returns:
       A ``Trace`` of num_records + 1 records, as from ``simulate``.
     """
-    if num_chunks < 1 or num_events % num_chunks or num_records % num_chunks:
-        raise ValueError(
-            f"simulate_in_chunks: num_events={num_events} and num_records={num_records} must "
-            f"both be multiples of num_chunks={num_chunks}."
-        )
-    events_per_chunk, records_per_chunk = num_events // num_chunks, num_records // num_chunks
+    events_per_chunk, records_per_chunk = chunk_sizes(
+        "simulate_in_chunks", num_events, num_records, num_chunks
+    )
 
     def run_chunk(c, state, start_time):
         return simulate(

@@ -75,6 +75,21 @@ def _initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
     )
 
 
+def check_run_sizes(
+    caller: str, problem, num_nodes: int, steps_name: str, steps: int, num_records: int
+) -> None:
+    """ValueErrors naming ``caller``: node counts differ, or records do not divide steps."""
+    if problem.num_nodes != num_nodes:
+        raise ValueError(
+            f"{caller}: the problem has {problem.num_nodes} nodes but the graph has {num_nodes}."
+        )
+    if num_records < 1 or steps < 1 or steps % num_records:
+        raise ValueError(
+            f"{caller}: {steps_name}={steps} must be a positive multiple of "
+            f"num_records={num_records}."
+        )
+
+
 def init_state(algorithm: Algorithm, problem, x0=None):
     """The network state ``simulate`` starts from: ``algorithm.init`` at every node.
 
@@ -188,15 +203,7 @@ def simulate(
       A ``Trace`` of num_records + 1 records and the final network state.
     """
     n, dim = clocks.graph.num_nodes, problem.dim
-    if problem.num_nodes != n:
-        raise ValueError(
-            f"simulate: the problem has {problem.num_nodes} nodes but the graph has {n}."
-        )
-    if num_records < 1 or num_events < 1 or num_events % num_records:
-        raise ValueError(
-            f"simulate: num_events={num_events} must be a positive multiple of "
-            f"num_records={num_records}."
-        )
+    check_run_sizes("simulate", problem, n, "num_events", num_events, num_records)
     if events is not None and events.num_events != num_events:
         raise ValueError(
             f"simulate: the replayed trace has {events.num_events} events, not {num_events}."

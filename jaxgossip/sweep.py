@@ -24,7 +24,7 @@ import xarray as xr
 
 from jaxgossip.algorithms.base import Algorithm
 from jaxgossip.clocks import Clocks
-from jaxgossip.long_run import run_chunks
+from jaxgossip.long_run import chunk_sizes, inputs_digest, run_chunks
 from jaxgossip.simulate import RECORDED, init_state, simulate
 
 RATE_AXES = ("compute_rate", "comm_rate")
@@ -113,6 +113,9 @@ def sweep(
         )
     if not divergence_factor > 0:
         raise ValueError(f"sweep: divergence_factor must be > 0; got {divergence_factor!r}.")
+    events_per_chunk, records_per_chunk = chunk_sizes("sweep", num_events, num_records, num_chunks)
+    if (checkpoint is not None or resume) and num_chunks == 1:
+        raise ValueError("sweep: checkpoint and resume need num_chunks > 1.")
     hyper = {name: v for name, v in grid.items() if name not in RATE_AXES}
     _check_algorithm(algorithm, hyper)
 
@@ -147,23 +150,13 @@ def sweep(
     padded = np.minimum(np.arange(num_batches * batch_size), num_runs - 1)
     shared = _put((problem, clocks, None if x0 is None else _canonical(x0)), replicated)
     impl = str(jax.random.key_impl(keys[0]))
-    if num_chunks < 1 or num_events % num_chunks or num_records % num_chunks:
-        raise ValueError(
-            f"sweep: num_events={num_events} and num_records={num_records} must both be "
-            f"multiples of num_chunks={num_chunks}."
-        )
-    if (checkpoint is not None or resume) and num_chunks == 1:
-        raise ValueError("sweep: checkpoint and resume need num_chunks > 1.")
     fingerprint = dict(
         algorithm=_name(algorithm),
         grid={name: np.asarray(v).tolist() for name, v in grid.items()},
         seeds=list(seeds),
         key=None if key is None else np.asarray(jax.random.key_data(key)).tolist(),
         sizes=[num_events, num_records, num_chunks, batch_size],
-        inputs_digest=[
-            float(np.sum(np.asarray(leaf, np.float64)))
-            for leaf in jax.tree.leaves((problem, clocks, x0))
-        ],
+        inputs_digest=inputs_digest((problem, clocks, x0)),
     )
     outputs = []
     for b in range(num_batches):  # dispatch is asynchronous: batches queue on the devices
@@ -175,8 +168,8 @@ def sweep(
         trace = _run_batch_in_chunks(
             algorithm,
             impl,
-            num_events // num_chunks,
-            num_records // num_chunks,
+            events_per_chunk,
+            records_per_chunk,
             *shared,
             inputs,
             num_chunks=num_chunks,

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxgossip.graphs import Graph, _weights, laplacian
 from jaxgossip.problems.base import Problem
-from jaxgossip.simulate import Trace, _initial_points, network_metrics
+from jaxgossip.simulate import Trace, _initial_points, check_run_sizes, network_metrics
 
 State = Any  # an algorithm's network state: a pytree, per-node leaves (n, ...)
 
@@ -287,15 +287,7 @@ def simulate_rounds(
       ``bytes_sent`` = communications * message_floats(dim) * itemsize.
     """
     n, dim = mixing.num_nodes, problem.dim
-    if problem.num_nodes != n:
-        raise ValueError(
-            f"simulate_rounds: the problem has {problem.num_nodes} nodes but the graph has {n}."
-        )
-    if num_records < 1 or num_rounds < 1 or num_rounds % num_records:
-        raise ValueError(
-            f"simulate_rounds: num_rounds={num_rounds} must be a positive multiple of "
-            f"num_records={num_records}."
-        )
+    check_run_sizes("simulate_rounds", problem, n, "num_rounds", num_rounds, num_records)
     per_record = num_rounds // num_records
     dtype = problem.x_star.dtype
     xs0 = _initial_points(x0, n, dim, dtype)
