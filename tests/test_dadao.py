@@ -9,6 +9,7 @@ import pytest
 import scipy.linalg
 
 import jaxgossip as jg
+from jaxgossip import theory
 from jaxgossip.algorithms.dadao import DADAO, graph_constants, theory_comm_rate
 from tests.replays import dadao as replay_dadao
 
@@ -193,6 +194,20 @@ def test_gradients_to_precision_grow_like_sqrt_kappa(key, x64):
     assert slopes[0] <= 0.65 and slopes[1] <= 0.65, (dadao, slopes)
     assert slopes[2] >= 0.8, (sgd, slopes)
     assert dadao[3 + 2] < sgd[2]  # at kappa = 1000 acceleration already pays off
+    # Within one constant factor of the paper's O(n sqrt(kappa) log(1/eps)) across kappa.
+    rate = float(np.asarray(clocks.compute_rate)[0])
+    total_comm = float(np.sum(clocks.comm_rate))
+    chi = theory.graph_constants(graph, np.asarray(clocks.comm_rate) / rate)
+    for counts, family in ((dadao[:3], problems[:3]), (dadao[3:], problems[3:])):
+        predicted = [
+            theory.dadao(
+                float(p.L / p.mu), chi["chi1"], chi["chi2"], NUM_NODES, rate, total_comm, eps
+            ).computations
+            for p in family
+        ]
+        ratios = counts / np.array(predicted)
+        print("measured / predicted gradients", ratios)
+        assert ratios.max() / ratios.min() < 3.0, ratios
 
 
 def test_communications_to_precision_grow_like_sqrt_chi1_chi2(key, x64):

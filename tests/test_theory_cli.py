@@ -122,3 +122,16 @@ def test_cli_theory_graph_args_and_errors(capsys):
 def test_cli_help(command, capsys):
     assert main([command, "--help"]) == 0
     assert f"usage: jaxgossip {command}" in capsys.readouterr().out
+
+
+def test_cli_prints_predictions_with_kappa(capsys):
+    assert main(["theory", "--graph", "ring", "--nodes", "16", "--kappa", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "Scaman" in out and "DADAO" in out and "lower bound" in out
+    # The MSDA row carries |E| sqrt(kappa / gamma) log(1/eps) communications.
+    c = graph_constants(jg.graphs.ring(16))
+    expected = 16 * np.sqrt(100 / c["spectral_gap"]) * np.log(1e6)
+    line = next(line for line in out.splitlines() if line.startswith("MSDA "))
+    assert f"{expected:.3g}" in line
+    assert main(["theory", "--graph", "ring", "--nodes", "16", "--kappa", "0.5"]) == 2
+    assert "kappa" in capsys.readouterr().err
