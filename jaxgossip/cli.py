@@ -185,6 +185,21 @@ def _add_theory(commands) -> None:
         help="another argument of the generator, e.g. p=0.3 or rows=4 (repeatable)",
     )
     theory.add_argument("--seed", type=int, default=0, help="key of random graphs (default: 0)")
+    theory.add_argument(
+        "--kappa",
+        type=float,
+        default=None,
+        help="condition number L/mu: also print the predicted complexities and lower bounds",
+    )
+    theory.add_argument(
+        "--eps", type=float, default=1e-6, help="relative precision of the predictions (1e-6)"
+    )
+    theory.add_argument(
+        "--samples", type=_positive_int, default=1, help="m samples per node (finite sums; 1)"
+    )
+    theory.add_argument(
+        "--compute-rate", type=_rate, default=1.0, help="gradient rate of every node (default: 1)"
+    )
     theory.set_defaults(run=_theory)
 
 
@@ -405,8 +420,9 @@ def _product(axes):
 def _theory(args) -> int:
     import jax
 
+    from jaxgossip.clocks import Clocks
     from jaxgossip.experiment import make_graph
-    from jaxgossip.theory import format_table, graph_constants
+    from jaxgossip.theory import format_report, format_table, graph_constants, predictions
 
     graph_args = dict(args.graph_arg)
     try:
@@ -414,6 +430,10 @@ def _theory(args) -> int:
             args.graph, num_nodes=args.nodes, key=jax.random.key(args.seed), **graph_args
         )
         constants = graph_constants(graph, args.comm_rate)
+        rows = None
+        if args.kappa is not None:
+            clocks = Clocks(graph, args.compute_rate, args.comm_rate)
+            rows = predictions(args.kappa, clocks, args.eps, num_samples=args.samples)
     except ValueError as error:
         return _error(str(error), "theory")
     described = ", ".join(f"{k}={v}" for k, v in graph_args.items())
@@ -422,6 +442,13 @@ def _theory(args) -> int:
         f"{graph.num_edges} edges, communication rate {args.comm_rate:g} per edge\n"
     )
     print(format_table(constants))
+    if rows is not None:
+        print(
+            f"\nTo reach relative precision eps = {args.eps:g} with kappa = {args.kappa:g}, "
+            f"m = {args.samples}, gradient rate {args.compute_rate:g} per node "
+            "(totals over the network; see jaxgossip.theory):\n"
+        )
+        print(format_report(rows))
     return 0
 
 
