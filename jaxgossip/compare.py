@@ -24,6 +24,8 @@ COUNTING = {
     "asynchronous": "1 computation per compute event, 1 communication per edge event",
     "decentralized rounds": "n computations and |E| communications per gossip step of a "
     "round (MSDA, OPAPC, ADOM+ multi-consensus: K gossip steps per round)",
+    "device sampling": "Push-Pull with device sampling: 1 computation per active node, 1 "
+    "communication per one-way broadcast message (deg_i per active node i)",
     "centralized": "1 computation per component gradient, no communication",
 }
 CENTRALIZED = ("gradient_descent", "nesterov", "svrg", "katyusha")

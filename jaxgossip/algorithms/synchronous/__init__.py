@@ -2,7 +2,8 @@
 
 Each class is a ``jaxgossip.synchronous.SyncAlgorithm`` run by
 ``jaxgossip.synchronous.simulate_rounds``: decentralized methods (D-SGD,
-EXTRA, DIGing, Push-Pull, MSDA, OPAPC, ADOM+) and centralized references
+EXTRA, DIGing, Push-Pull, Push-Pull with device sampling, MSDA, OPAPC,
+ADOM+) and centralized references
 (gradient descent, Nesterov, SVRG, Katyusha).
 """
 
@@ -16,6 +17,7 @@ from jaxgossip.algorithms.synchronous.msda import MSDA
 from jaxgossip.algorithms.synchronous.nesterov import Nesterov
 from jaxgossip.algorithms.synchronous.opapc import OPAPC
 from jaxgossip.algorithms.synchronous.push_pull import PushPull
+from jaxgossip.algorithms.synchronous.push_pull_device_sampling import PushPullDeviceSampling
 from jaxgossip.algorithms.synchronous.svrg import SVRG
 
 SYNC_REGISTRY = {
@@ -23,6 +25,7 @@ SYNC_REGISTRY = {
     "extra": EXTRA,
     "diging": DIGing,
     "push_pull": PushPull,
+    "push_pull_device_sampling": PushPullDeviceSampling,
     "msda": MSDA,
     "opapc": OPAPC,
     "adom_plus": ADOMPlus,
@@ -45,6 +48,7 @@ __all__ = [
     "Nesterov",
     "OPAPC",
     "PushPull",
+    "PushPullDeviceSampling",
     "SVRG",
     "SYNC_REGISTRY",
 ]
