@@ -14,6 +14,13 @@ records the same metrics as ``jaxgossip.simulate`` into the same ``Trace``,
 and is compiled once per shape: hyperparameters are array leaves of the
 algorithm, so new values reuse the compiled run and ``jax.vmap`` sweeps them.
 
+A network that changes every round is a ``TimeVaryingMixing`` (K gossip
+matrices on their union graph, cycled): round r sees ``mixing.at(r)``, a plain
+``Mixing`` whose eigenvalues are the worst case over the sequence. Only
+algorithms whose ``time_varying`` class flag is set (their theory covers it:
+D-SGD, DIGing, ADOM+, and the centralized references, which ignore the
+network) accept one.
+
 Keys: ``simulate_rounds(key, ...)`` hands ``init`` an oracle keyed by
 ``init_key(key)`` and round r an oracle keyed by ``round_key(key, r)``; the
 gradient of node i in that round uses ``jax.random.fold_in(oracle.key, i)``.
@@ -107,10 +114,18 @@ class Mixing(eqx.Module):
     self_weights: jax.Array  # (n,)
     lambda_2: jax.Array  # ()
     lambda_max: jax.Array  # ()
+    # Edges of nonzero weight, when some of the graph's are off (a round of a
+    # time-varying network on the union graph); None: all of them.
+    active_edges: jax.Array | None = None
 
     @property
     def num_nodes(self) -> int:
         return self.graph.num_nodes
+
+    @property
+    def num_links(self):
+        """Edges one gossip step uses: communications per step (an int, or traced)."""
+        return self.graph.num_edges if self.active_edges is None else self.active_edges
 
     @property
     def eigenvalues(self) -> tuple[jax.Array, jax.Array]:
@@ -200,6 +215,90 @@ def laplacian_mixing(graph: Graph, weights=None) -> Mixing:
     return mixing_from_weights(graph, w / scale, 1.0 - degree / scale)
 
 
+class TimeVaryingMixing(eqx.Module):
+    """A network that changes every round: W(r) = W_{r mod K} for K gossip matrices.
+
+    All K matrices live on one union graph (an edge absent from a round has
+    weight 0 there, and is not counted as a communication). ``at(r)`` is the
+    ``Mixing`` of round r; its eigenvalue leaves are the worst case over the
+    sequence, lambda_2 = min_k lambda_2(W_k) and lambda_max = max_k
+    lambda_max(W_k), the bounds that theory for time-varying networks assumes
+    (e.g. chi = lambda_max / lambda_2 in Kovalev et al., NeurIPS 2021), so an
+    algorithm configured from them (``from_theory``) is valid at every round.
+    Build it with ``time_varying_mixing``; ``simulate_rounds`` accepts it for
+    algorithms whose ``time_varying`` is True.
+    """
+
+    graph: Graph  # the union graph
+    weights: jax.Array  # (K, E)
+    self_weights: jax.Array  # (K, n)
+    active_edges: jax.Array  # (K,) int32, edges of nonzero weight per matrix
+    lambda_2: jax.Array  # () min over the sequence
+    lambda_max: jax.Array  # () max over the sequence
+
+    @property
+    def num_nodes(self) -> int:
+        return self.graph.num_nodes
+
+    @property
+    def num_matrices(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def eigenvalues(self) -> tuple[jax.Array, jax.Array]:
+        return self.lambda_2, self.lambda_max
+
+    def at(self, r) -> Mixing:
+        """The ``Mixing`` of round r (traceable r), with the worst-case eigenvalues."""
+        k = jnp.asarray(r) % self.num_matrices
+        return Mixing(
+            graph=self.graph,
+            weights=self.weights[k],
+            self_weights=self.self_weights[k],
+            lambda_2=self.lambda_2,
+            lambda_max=self.lambda_max,
+            active_edges=self.active_edges[k],
+        )
+
+
+def time_varying_mixing(mixings) -> TimeVaryingMixing:
+    """The ``TimeVaryingMixing`` cycling through ``mixings`` (a sequence of ``Mixing``).
+
+    Their graphs must have the same nodes; each need not be the same graph, but
+    each must be connected (their own constructors check it).
+
+    Raises:
+      ValueError: fewer than one matrix, or different numbers of nodes.
+    """
+    mixings = list(mixings)
+    if not mixings or not all(isinstance(m, Mixing) for m in mixings):
+        raise ValueError("time_varying_mixing: give a non-empty sequence of Mixing objects.")
+    n = mixings[0].num_nodes
+    if any(m.num_nodes != n for m in mixings):
+        sizes = sorted({m.num_nodes for m in mixings})
+        raise ValueError(f"time_varying_mixing: the matrices have different sizes {sizes}.")
+    union = np.unique(np.concatenate([m.graph.edges() for m in mixings]), axis=0)
+    graph = Graph(
+        senders=jnp.asarray(union[:, 0], jnp.int32),
+        receivers=jnp.asarray(union[:, 1], jnp.int32),
+        num_nodes=n,
+    )
+    index = {tuple(edge): e for e, edge in enumerate(union.tolist())}
+    weights = np.zeros((len(mixings), len(union)))
+    for k, m in enumerate(mixings):
+        positions = [index[tuple(edge)] for edge in m.graph.edges().tolist()]
+        weights[k, positions] = np.asarray(m.weights, np.float64)
+    dtype = jnp.result_type(float)
+    return TimeVaryingMixing(
+        graph=graph,
+        weights=jnp.asarray(weights, dtype),
+        self_weights=jnp.stack([jnp.asarray(m.self_weights, dtype) for m in mixings]),
+        active_edges=jnp.asarray((weights != 0).sum(axis=1), jnp.int32),
+        lambda_2=jnp.asarray(min(float(m.lambda_2) for m in mixings), dtype),
+        lambda_max=jnp.asarray(max(float(m.lambda_max) for m in mixings), dtype),
+    )
+
+
 class RoundCost(NamedTuple):
     """What one round cost."""
 
@@ -226,6 +325,9 @@ class SyncAlgorithm(eqx.Module):
 
     # True when the method converges to x* exactly with constant parameters.
     exact: ClassVar[bool] = False
+    # True when the method's theory covers networks that change every round
+    # (TimeVaryingMixing); simulate_rounds refuses the others on such networks.
+    time_varying: ClassVar[bool] = False
 
     @classmethod
     def from_theory(cls, problem: Problem, mixing: Mixing) -> SyncAlgorithm:
@@ -259,7 +361,7 @@ def simulate_rounds(
     key: jax.Array,
     algorithm: SyncAlgorithm,
     problem: Problem,
-    mixing: Mixing,
+    mixing: Mixing | TimeVaryingMixing,
     *,
     num_rounds: int,
     num_records: int,
@@ -275,7 +377,8 @@ def simulate_rounds(
       key: a JAX PRNG key (see ``init_key`` and ``round_key``).
       algorithm: a ``SyncAlgorithm`` (hyperparameters are array leaves).
       problem: a ``Problem`` with ``num_nodes == mixing.num_nodes``.
-      mixing: the gossip matrix and its graph.
+      mixing: the gossip matrix and its graph, or a ``TimeVaryingMixing``
+        (round r uses ``mixing.at(r)``; only for algorithms with ``time_varying``).
       num_rounds: rounds to run (static), a positive multiple of num_records.
       num_records: records after the initial one (static); record r follows
         r * num_rounds / num_records rounds.
@@ -291,13 +394,19 @@ def simulate_rounds(
     per_record = num_rounds // num_records
     dtype = problem.x_star.dtype
     xs0 = _initial_points(x0, n, dim, dtype)
-    state = algorithm.init(xs0, Oracle(problem, init_key(key)), mixing)
+    varying = isinstance(mixing, TimeVaryingMixing)
+    if varying and not algorithm.time_varying:
+        raise ValueError(
+            f"simulate_rounds: {type(algorithm).__name__} is not meant for time-varying "
+            "networks (its time_varying is False); give it a fixed Mixing."
+        )
+    state = algorithm.init(xs0, Oracle(problem, init_key(key)), mixing.at(0) if varying else mixing)
     _, run_key = jax.random.split(key)
 
     def one_round(carry, r):
         state, computations, communications = carry
         oracle = Oracle(problem, jax.random.fold_in(run_key, r))
-        state, cost = algorithm.round(state, oracle, mixing)
+        state, cost = algorithm.round(state, oracle, mixing.at(r) if varying else mixing)
         computations = computations + jnp.asarray(cost.computations, jnp.int32)
         communications = communications + jnp.asarray(cost.communications, jnp.int32)
         return (state, computations, communications), None

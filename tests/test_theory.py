@@ -177,7 +177,7 @@ def _averaging_time(graph, eps, num_seeds, num_events, key):
     ],
 )
 def test_gossip_averaging_time_between_the_bounds(name, graph, num_events, key, x64):
-    """Measured eps-averaging time of randomized gossip within [log(1/eps), 2 log(1/eps)] / lambda_2.
+    """Measured eps-averaging time of gossip within [log(1/eps), 2 log(1/eps)] / lambda_2.
 
     The bounds of ``theory.gossip_averaging_time`` are exact; the measurement is a
     Monte Carlo mean over 400 runs, so each side gets a 5% allowance for sampling

@@ -17,11 +17,16 @@ from tests.replays_sync.msda import accelerated_gossip, chebyshev_coefficients
 
 
 def replay(problem, mixing, algorithm, x0, num_rounds, rng_draws=None):
-    """Runs ``num_rounds`` rounds in float64; ``mixing`` is the dense W (n, n)."""
+    """Runs ``num_rounds`` rounds in float64; ``mixing`` is the dense W (n, n), or
+    (K, n, n) for a time-varying network: round r uses W_{r mod K}, G normalized
+    by the largest lambda_max(I - W_k) (plain gossip only)."""
     del rng_draws
     gradient = reference.gradient_of(problem)
+    mixing = np.asarray(mixing, np.float64)
+    if mixing.ndim == 3:
+        return _replay_time_varying(problem, mixing, algorithm, x0, num_rounds, gradient)
     n = mixing.shape[0]
-    lap = np.eye(n) - np.asarray(mixing, np.float64)
+    lap = np.eye(n) - mixing
     p = {
         name: float(getattr(algorithm, name))
         for name in ("tau1 tau2 sigma1 sigma2 eta theta alpha beta gamma delta nu zeta").split()
@@ -67,5 +72,45 @@ def replay(problem, mixing, algorithm, x0, num_rounds, rng_draws=None):
         z = z + p["gamma"] * p["delta"] * (z_g - z) - g_u
         m = u - g_u
         z_f = z_g - p["zeta"] * gossip(y_g + z_g)
+        x, y = x_new, y_new
+    return ADOMPlusState(x=x, x_f=x_f, y=y, y_f=y_f, z=z, z_f=z_f, m=m)
+
+
+def _replay_time_varying(problem, matrices, algorithm, x0, num_rounds, gradient):
+    """The iteration above with G_r = I - (I - W_p(r) / lambda_max)^K at round r."""
+    assert not algorithm.chebyshev
+    n = matrices.shape[1]
+    laps = np.eye(n)[None] - matrices
+    lambda_max = max(np.linalg.eigvalsh(lap)[-1] for lap in laps)
+    steps = algorithm.num_gossip_steps
+    g_matrices = [
+        np.eye(n) - np.linalg.matrix_power(np.eye(n) - lap / lambda_max, steps) for lap in laps
+    ]
+    p = {
+        name: float(getattr(algorithm, name))
+        for name in ("tau1 tau2 sigma1 sigma2 eta theta alpha beta gamma delta nu zeta").split()
+    }
+    eta, alpha, theta, beta, nu = (p[k] for k in ("eta", "alpha", "theta", "beta", "nu"))
+    system = np.array([[1.0 + eta * alpha, -eta], [theta, 1.0 + theta * beta]])
+    x = np.array(x0, np.float64)
+    x_f = x.copy()
+    y, y_f, z, z_f, m = (np.zeros_like(x) for _ in range(5))
+    for r in range(num_rounds):
+        g_matrix = g_matrices[r % len(g_matrices)]
+        x_g = p["tau1"] * x + (1.0 - p["tau1"]) * x_f
+        y_g = p["sigma1"] * y + (1.0 - p["sigma1"]) * y_f
+        z_g = p["sigma1"] * z + (1.0 - p["sigma1"]) * z_f
+        s = np.stack([gradient(i, x_g[i]) for i in range(n)]) - nu * x_g
+        rhs = np.stack(
+            [x + eta * alpha * x_g - eta * s, y + theta * beta * s - theta * (y_g + z_g) / nu]
+        )
+        x_new, y_new = np.einsum("ab,bnd->and", np.linalg.inv(system), rhs)
+        u = p["gamma"] / nu * (y_g + z_g) + m
+        g_u = g_matrix @ u
+        x_f = x_g + p["tau2"] * (x_new - x)
+        y_f = y_g + p["sigma2"] * (y_new - y)
+        z = z + p["gamma"] * p["delta"] * (z_g - z) - g_u
+        m = u - g_u
+        z_f = z_g - p["zeta"] * (g_matrix @ (y_g + z_g))
         x, y = x_new, y_new
     return ADOMPlusState(x=x, x_f=x_f, y=y, y_f=y_f, z=z, z_f=z_f, m=m)

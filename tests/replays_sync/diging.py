@@ -11,8 +11,14 @@ from tests import reference
 
 
 def replay(problem, mixing_dense_W, algorithm, x0, num_rounds, rng_draws=None):
+    """``mixing_dense_W``: W (n, n), or (K, n, n) cycled per round (time-varying)."""
     del rng_draws  # deterministic
     W = np.asarray(mixing_dense_W, np.float64)
+    matrices = W if W.ndim == 3 else W[None]
+
+    def w_at(r):  # engine round r applies W_{r mod K} to both x and y
+        return matrices[r % len(matrices)]
+
     n, dim = problem.num_nodes, problem.dim
     alpha = float(algorithm.step_size)
     gradient = reference.gradient_of(problem)
@@ -24,10 +30,10 @@ def replay(problem, mixing_dense_W, algorithm, x0, num_rounds, rng_draws=None):
     g = grad(x)
     y = g.copy()
     for k in range(num_rounds):
-        x_new = W @ x - alpha * y
+        x_new = w_at(k) @ x - alpha * y
         if k == num_rounds - 1:
             return DIGingState(x=x_new, y=y, g_prev=g)
         g_new = grad(x_new)
-        y = W @ y + g_new - g
+        y = w_at(k + 1) @ y + g_new - g
         x, g = x_new, g_new
     raise ValueError("num_rounds must be >= 1")

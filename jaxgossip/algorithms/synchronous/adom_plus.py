@@ -69,7 +69,7 @@ import numpy as np
 
 from jaxgossip.algorithms.base import hyperparameter
 from jaxgossip.algorithms.synchronous.msda import chebyshev_constants, chebyshev_gossip
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, round_cost
+from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, TimeVaryingMixing, round_cost
 
 
 class ADOMPlusState(NamedTuple):
@@ -127,19 +127,29 @@ class ADOMPlus(SyncAlgorithm):
     chebyshev: bool = eqx.field(static=True, default=False)
 
     exact: ClassVar[bool] = True
+    time_varying: ClassVar[bool] = True
 
     @classmethod
     def from_theory(
-        cls, problem, mixing: Mixing, num_gossip_steps: int | None = None, chebyshev: bool = False
+        cls,
+        problem,
+        mixing: Mixing | TimeVaryingMixing,
+        num_gossip_steps: int | None = None,
+        chebyshev: bool = False,
     ) -> ADOMPlus:
         """The paper's constants for the gossip operator chosen (module docstring).
 
         Args:
           problem: gives L and mu.
-          mixing: the gossip matrix.
+          mixing: the gossip matrix, or a ``TimeVaryingMixing`` (its worst-case
+            eigenvalues give chi; then chebyshev must stay False).
           num_gossip_steps: K; None gives 1 (plain) or floor(sqrt(chi_1)) (Chebyshev).
           chebyshev: use Chebyshev-accelerated multi-consensus.
         """
+        if chebyshev and isinstance(mixing, TimeVaryingMixing):
+            raise ValueError(
+                "ADOM+: Chebyshev gossip needs a fixed network, not a TimeVaryingMixing."
+            )
         steps, chi = gossip_operator_constants(mixing, num_gossip_steps, chebyshev)
         smoothness, mu = float(problem.L), float(problem.mu)
         tau2 = np.sqrt(mu / smoothness)
@@ -216,7 +226,7 @@ class ADOMPlus(SyncAlgorithm):
             z_f=z_g - self.zeta * g_v,
             m=u - g_u,
         )
-        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.graph.num_edges)
+        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.num_links)
         return new, cost
 
     def message_floats(self, dim: int) -> int:
@@ -228,10 +238,25 @@ class ADOMPlusMultiConsensus(ADOMPlus):
 
     @classmethod
     def from_theory(
-        cls, problem, mixing: Mixing, num_gossip_steps: int | None = None, chebyshev: bool = True
+        cls,
+        problem,
+        mixing: Mixing | TimeVaryingMixing,
+        num_gossip_steps: int | None = None,
+        chebyshev: bool | None = None,
     ) -> ADOMPlusMultiConsensus:
         """As ``ADOMPlus.from_theory``; plain multi-consensus (chebyshev=False) defaults
-        to the paper's K = ceil(lambda_max / lambda_2) steps."""
+        to the paper's K = ceil(lambda_max / lambda_2) steps. ``chebyshev`` defaults to
+        True on a fixed network and False on a ``TimeVaryingMixing``, where Chebyshev
+        acceleration does not apply (the matrix changes between rounds; all K steps of
+        round r use ``mixing.at(r)``)."""
+        varying = isinstance(mixing, TimeVaryingMixing)
+        if chebyshev is None:
+            chebyshev = not varying
+        if chebyshev and varying:
+            raise ValueError(
+                "ADOMPlusMultiConsensus: Chebyshev multi-consensus needs a fixed network; "
+                "pass chebyshev=False for a TimeVaryingMixing."
+            )
         if not chebyshev and num_gossip_steps is None:
             num_gossip_steps = int(np.ceil(float(mixing.lambda_max) / float(mixing.lambda_2)))
         return super().from_theory(problem, mixing, num_gossip_steps, chebyshev)

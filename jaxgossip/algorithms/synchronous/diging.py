@@ -55,6 +55,7 @@ class DIGing(SyncAlgorithm):
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
     exact: ClassVar[bool] = True
+    time_varying: ClassVar[bool] = True
 
     @classmethod
     def from_theory(cls, problem, mixing: Mixing) -> DIGing:
@@ -90,9 +91,7 @@ class DIGing(SyncAlgorithm):
         g = oracle.grads(state.x)
         y = mixing.apply(state.y) + g - state.g_prev
         x_new = mixing.apply(state.x) - self.step_size * y
-        return DIGingState(x=x_new, y=y, g_prev=g), round_cost(
-            mixing.num_nodes, mixing.graph.num_edges
-        )
+        return DIGingState(x=x_new, y=y, g_prev=g), round_cost(mixing.num_nodes, mixing.num_links)
 
     def message_floats(self, dim: int) -> int:
         return 4 * dim

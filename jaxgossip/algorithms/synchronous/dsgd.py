@@ -42,6 +42,7 @@ class DSGD(SyncAlgorithm):
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
     exact: ClassVar[bool] = False
+    time_varying: ClassVar[bool] = True
 
     @classmethod
     def from_theory(cls, problem, mixing: Mixing) -> DSGD:
@@ -60,4 +61,4 @@ class DSGD(SyncAlgorithm):
 
     def round(self, state, oracle: Oracle, mixing: Mixing) -> tuple[jax.Array, RoundCost]:
         x_new = mixing.apply(state) - self.step_size * oracle.grads(state)
-        return x_new, round_cost(mixing.num_nodes, mixing.graph.num_edges)
+        return x_new, round_cost(mixing.num_nodes, mixing.num_links)

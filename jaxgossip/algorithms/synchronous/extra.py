@@ -77,4 +77,4 @@ class EXTRA(SyncAlgorithm):
         wx = mixing.apply(state.x)
         x_new = state.x + wx - state.wt_prev - self.step_size * (g - state.g_prev)
         new = EXTRAState(x=x_new, wt_prev=0.5 * (state.x + wx), g_prev=g)
-        return new, round_cost(mixing.num_nodes, mixing.graph.num_edges)
+        return new, round_cost(mixing.num_nodes, mixing.num_links)

@@ -48,6 +48,7 @@ class GradientDescent(SyncAlgorithm):
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
     exact: ClassVar[bool] = True
+    time_varying: ClassVar[bool] = True  # centralized: the network is unused
 
     @classmethod
     def from_theory(cls, problem, mixing=None) -> GradientDescent:

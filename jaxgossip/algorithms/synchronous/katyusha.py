@@ -86,6 +86,7 @@ class Katyusha(SyncAlgorithm):
     sigma: jax.Array = eqx.field(converter=hyperparameter)
     epoch_length: jax.Array = eqx.field(converter=epoch_length)
     exact: ClassVar[bool] = True
+    time_varying: ClassVar[bool] = True  # centralized: the network is unused
 
     @classmethod
     def from_theory(cls, problem, mixing=None) -> Katyusha:

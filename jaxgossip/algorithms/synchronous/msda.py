@@ -218,5 +218,5 @@ class MSDA(SyncAlgorithm):
         gossip = chebyshev_gossip(mixing, theta, self.num_gossip_steps)
         y_new = state.x - self.step_size * gossip
         x_new = (1.0 + self.momentum) * y_new - self.momentum * state.y
-        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.graph.num_edges)
+        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.num_links)
         return MSDAState(x=x_new, y=y_new, theta=theta), cost

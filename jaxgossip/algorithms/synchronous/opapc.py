@@ -114,5 +114,5 @@ class OPAPC(SyncAlgorithm):
         y_new = y + self.dual_step * chebyshev_gossip(mixing, x_half, self.num_gossip_steps)
         x_new = shrink * (x - eta * (forward + y_new))
         x_f_new = x_g + (2.0 * tau / (2.0 - tau)) * (x_new - x)
-        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.graph.num_edges)
+        cost = round_cost(mixing.num_nodes, self.num_gossip_steps * mixing.num_links)
         return OPAPCState(x=x_new, x_f=x_f_new, y=y_new), cost
