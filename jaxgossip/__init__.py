@@ -24,6 +24,7 @@ from jaxgossip.sweep import (
     to_dataframe,
     to_reach,
 )
+from jaxgossip.time_varying import simulate_time_varying, union_clocks
 
 __version__ = "0.1.0"
 
@@ -59,6 +60,8 @@ __all__ = [
     "save_traces",
     "simulate",
     "simulate_in_chunks",
+    "simulate_time_varying",
     "split_key",
     "theory",
+    "union_clocks",
 ]

@@ -171,15 +171,23 @@ class DADAO(Algorithm):
         constants converged at chi1 * chi2 = 0.62 and diverged at 0.75 (edge rate 1).
         Set-up is a dense eigendecomposition of the Laplacian, O(n^3).
 
+        Time-varying networks (``jaxgossip.time_varying``): pass the sequence of
+        the phases' clocks; chi1 is then the largest over the phases (the
+        paper's time-varying analysis asks its conditions of every Lambda(t),
+        with chi1* = sup_t chi1(Lambda(t))), and every phase must connect the graph.
+
         Raises:
           ValueError: if the nodes' compute rates differ (the theory has one rate).
         """
-        compute_rate = np.asarray(clocks.compute_rate, np.float64)
-        if not np.allclose(compute_rate, compute_rate[0], rtol=1e-12, atol=0):
+        phases = list(clocks) if isinstance(clocks, (list, tuple)) else [clocks]
+        rates_per_phase = [np.asarray(c.compute_rate, np.float64) for c in phases]
+        r = float(rates_per_phase[0][0])
+        if not all(np.allclose(c, r, rtol=1e-12, atol=0) for c in rates_per_phase):
             raise ValueError("DADAO.from_theory: the theory assumes equal compute rates.")
-        r = float(compute_rate[0])
-        rates = np.broadcast_to(np.asarray(clocks.comm_rate, np.float64), (clocks.graph.num_edges,))
-        chi1 = 1.0 / _lambda_2(clocks.graph, rates / r)[1]  # chi2 only enters the rate condition
+        chi1 = 0.0  # chi2 only enters the rate condition
+        for c in phases:
+            rates = np.broadcast_to(np.asarray(c.comm_rate, np.float64), (c.graph.num_edges,))
+            chi1 = max(chi1, 1.0 / _lambda_2(c.graph, rates / r)[1])
         mu, big_l = float(problem.mu), float(problem.L)
         nu = mu / 2
         root = np.sqrt(nu / big_l)
