@@ -6,7 +6,7 @@ their Poisson clocks ring. The flow is graph + clocks -> events,
 problem + algorithm -> state, and ``simulate`` applies the events to the state.
 """
 
-from jaxgossip import algorithms, datasets, experiment, graphs, io, plot, problems, theory
+from jaxgossip import algorithms, datasets, digraphs, experiment, graphs, io, plot, problems, theory
 from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
 from jaxgossip.experiment import ExperimentError, load_experiment, run_experiment
 from jaxgossip.graphs import Graph
@@ -39,6 +39,7 @@ __all__ = [
     "algorithms",
     "best",
     "datasets",
+    "digraphs",
     "experiment",
     "divergence_summary",
     "load_experiment",

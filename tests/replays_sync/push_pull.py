@@ -1,8 +1,11 @@
 """NumPy replay of Push-Pull (Pu, Shi, Xu, Nedić, IEEE TAC 2021, Algorithm 1).
 
-x^{k+1} = R (x^k - alpha y^k);  y^{k+1} = C y^k + grad f(x^{k+1}) - grad f(x^k);  y^0 = grad f(x^0),
-with R_ij = 1 / (1 + deg_i) and C_ij = 1 / (1 + deg_j) on i, j equal or adjacent. The graph
-is read from the support of the dense gossip matrix (its off-diagonal nonzeros).
+x^{k+1} = R (x^k - alpha y^k);  y^{k+1} = C y^k + grad f(x^{k+1}) - grad f(x^k);  y^0 = grad f(x^0).
+
+Undirected (``algorithm.digraph`` None): R_ij = 1 / (1 + deg_i) and C_ij = 1 / (1 + deg_j) on
+i, j equal or adjacent; the graph is read from the support of the dense gossip matrix (its
+off-diagonal nonzeros). Directed: R_ij = 1 / (1 + indeg_i) and C_ij = 1 / (1 + outdeg_j) on
+i = j or arc j -> i, built entry by entry from the list of arcs (the gossip matrix is unused).
 After K rounds the engine holds (x^K, y^{K-1}, grad f(x^{K-1})).
 """
 
@@ -22,9 +25,29 @@ def pull_push_matrices(mixing_dense_W):
     return R, C
 
 
+def directed_pull_push_matrices(num_nodes, arcs):
+    """(R, C) of a digraph given as (source, target) pairs, entry by entry."""
+    indeg, outdeg = [0] * num_nodes, [0] * num_nodes
+    for j, i in arcs:
+        outdeg[int(j)] += 1
+        indeg[int(i)] += 1
+    R, C = np.zeros((num_nodes, num_nodes)), np.zeros((num_nodes, num_nodes))
+    for i in range(num_nodes):
+        R[i, i] = 1.0 / (1 + indeg[i])  # i keeps a share of its own x
+        C[i, i] = 1.0 / (1 + outdeg[i])  # and of its own y
+    for j, i in arcs:  # over arc j -> i, i pulls x_j and j pushes a share of y_j to i
+        R[int(i), int(j)] = 1.0 / (1 + indeg[int(i)])
+        C[int(i), int(j)] = 1.0 / (1 + outdeg[int(j)])
+    return R, C
+
+
 def replay(problem, mixing_dense_W, algorithm, x0, num_rounds, rng_draws=None):
     del rng_draws  # deterministic
-    R, C = pull_push_matrices(mixing_dense_W)
+    digraph = getattr(algorithm, "digraph", None)
+    if digraph is None:
+        R, C = pull_push_matrices(mixing_dense_W)
+    else:
+        R, C = directed_pull_push_matrices(digraph.num_nodes, digraph.arcs().tolist())
     n, dim = problem.num_nodes, problem.dim
     alpha = float(algorithm.step_size)
     gradient = reference.gradient_of(problem)
