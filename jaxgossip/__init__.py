@@ -6,7 +6,18 @@ their Poisson clocks ring. The flow is graph + clocks -> events,
 problem + algorithm -> state, and ``simulate`` applies the events to the state.
 """
 
-from jaxgossip import algorithms, datasets, digraphs, experiment, graphs, io, plot, problems, theory
+from jaxgossip import (
+    algorithms,
+    datasets,
+    digraphs,
+    experiment,
+    graphs,
+    io,
+    plot,
+    problems,
+    theory,
+    tradeoff,
+)
 from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
 from jaxgossip.experiment import ExperimentError, load_experiment, run_experiment
 from jaxgossip.graphs import Graph
@@ -64,5 +75,6 @@ __all__ = [
     "simulate_time_varying",
     "split_key",
     "theory",
+    "tradeoff",
     "union_clocks",
 ]

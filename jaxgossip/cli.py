@@ -1,9 +1,12 @@
-"""The command line: ``jaxgossip demo | run | plot | theory | compare``.
+"""The command line: ``jaxgossip demo | run | plot | theory | compare | tradeoff``.
 
 ``demo`` runs the built-in experiment; ``run`` runs an experiment file
 (``jaxgossip.experiment``); ``plot`` draws a saved sweep or traces file;
-``theory`` prints a graph's spectral constants (``jaxgossip.theory``);
-``compare`` runs every registered algorithm on one setting (``jaxgossip.compare``).
+``theory`` prints a graph's spectral constants and, with ``--kappa``, the
+predicted complexities and lower bounds (``jaxgossip.theory``); ``compare``
+runs every registered algorithm on one setting (``jaxgossip.compare``);
+``tradeoff`` runs the computation/communication trade-off explorer on a TOML
+file (``jaxgossip.tradeoff_cli``).
 
 The demo asks the project's question on a small instance: how does the rate of
 communication change asynchronous gossip SGD's convergence per unit of
@@ -87,7 +90,21 @@ def _parser() -> argparse.ArgumentParser:
     _add_plot(commands)
     _add_theory(commands)
     _add_compare(commands)
+    _add_tradeoff(commands)
     return parser
+
+
+def _add_tradeoff(commands) -> None:
+    from jaxgossip import tradeoff_cli
+
+    parser = commands.add_parser(
+        "tradeoff",
+        help="computations vs communications to reach eps across rate ratios, from a TOML file",
+        description=tradeoff_cli.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tradeoff_cli.add_arguments(parser)
+    parser.set_defaults(run=tradeoff_cli.run_cli)
 
 
 def _add_compare(commands) -> None:

@@ -1,4 +1,9 @@
-"""Convergence figures: a metric against time, computations and communications.
+"""Figures: convergence against time, computations and communications; trade-offs.
+
+``plot_convergence`` draws traces (optionally beside theory's rates);
+``plot_frontier`` and ``plot_cost`` draw the trade-off explorer's results
+(``jaxgossip.tradeoff.explore``): computations against communications to reach
+eps, and the cost to reach eps as a function of the rate ratio.
 
 Matplotlib is imported inside the functions, so ``import jaxgossip`` stays
 cheap. Figures are built with ``matplotlib.figure.Figure`` rather than pyplot:
@@ -27,6 +32,8 @@ Y_LABELS = {
     "consensus": "(1/n) Σᵢ ‖xᵢ − x̄‖²",
 }
 BAND = (10, 90)  # percentiles of the band drawn around the median of batched traces
+THEORY_METRICS = ("suboptimality", "mean_suboptimality")  # rows that get a theory line
+THEORY_FLOOR = 1e-3  # the theory line stops this far below the row's lowest value
 
 
 def plot_convergence(
@@ -35,6 +42,7 @@ def plot_convergence(
     path=None,
     x_axes=("time", "num_computations", "num_communications"),
     metric: str | Sequence[str] = "suboptimality",
+    rates: dict[str, float] | None = None,
 ):
     """Draws ``metric`` (log scale) against each of ``x_axes``, one line per label.
 
@@ -51,6 +59,14 @@ def plot_convergence(
       path: if given, the figure is also saved there as a PNG.
       x_axes: ``Trace`` fields for the x axes, one column of subplots each.
       metric: the ``Trace`` field on the y axis, or a sequence of them, one row each.
+      rates: label -> theory's contraction rate per unit of simulated time of that
+        label's algorithm (f − f* <= C exp(−rate t)). Each is drawn as a dashed line
+        of the label's colour, labelled "<label> theory", on the rows of
+        ``THEORY_METRICS``: y(r) = y(0) exp(−rate (t(r) − t(0))) at every record r,
+        with y(0) the median at record 0 and t(r) the median simulated time, drawn at
+        the same records' x values (so the trace's own counters convert time into
+        computations or communications). It stops a thousandfold below the row's
+        lowest drawn value, so that a fast rate does not squash the data.
 
     Returns:
       The ``matplotlib.figure.Figure``; save it with ``fig.savefig``, or show it
@@ -69,6 +85,7 @@ def plot_convergence(
     for name in (*x_axes, *metrics):
         if not hasattr(next(iter(traces.values())), name):
             raise ValueError(f"plot_convergence: a Trace has no field {name!r}.")
+    rates = _check_rates(rates or {}, traces)
     fig = Figure(figsize=(4.2 * len(x_axes), 0.4 + 3.2 * len(metrics)), layout="constrained")
     grid = fig.subplots(len(metrics), len(x_axes), sharey="row", squeeze=False)
     num_runs = 1
@@ -77,20 +94,37 @@ def plot_convergence(
     styles = [
         dict(color=color, linestyle=linestyle) for linestyle in ("-", "--") for color in colors
     ]
+    lowest = np.full(len(metrics), np.inf)  # per row: the lowest value drawn
+    theory = []  # (row index, axis, x, y, style): drawn once every row's floor is known
     for index, (label, trace) in enumerate(traces.items()):
         style = styles[index % len(styles)]
+        rate = rates.get(label)
+        if rate is not None:
+            time = np.median(_runs(trace.time).astype(float), axis=0)
+            decay = np.exp(-rate * (time - time[0]))  # a trace may start at t > 0 (a resumed run)
+            # Theory dashes, unless the data are dashed already (past 20 labels): then dots.
+            dashes = ":" if style["linestyle"] == "--" else "--"
+            theory_style = dict(color=style["color"], linestyle=dashes, label=f"{label} theory")
         num_diverged = int(np.sum(_runs(trace.diverged)[:, -1]))
         num_runs = max(num_runs, _runs(trace.diverged).shape[0])
         if num_diverged:
             label = f"{label} (diverged: {num_diverged}/{_runs(trace.diverged).shape[0]})"
-        for row, name in zip(grid, metrics):
+        for r, (row, name) in enumerate(zip(grid, metrics)):
             y = _runs(getattr(trace, name)).astype(float)  # (runs, R+1)
+            median = _percentile(y, 50)
+            low = _percentile(y, BAND[0]) if y.shape[0] > 1 else median
+            lowest[r] = np.nanmin([lowest[r], *median, *low])
             for ax, x_name in zip(row, x_axes):
                 x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
-                (line,) = ax.plot(x, _percentile(y, 50), label=label, linewidth=1.5, **style)
+                (line,) = ax.plot(x, median, label=label, linewidth=1.5, **style)
                 if y.shape[0] > 1:
-                    low, high = _percentile(y, BAND[0]), _percentile(y, BAND[1])
+                    high = _percentile(y, BAND[1])
                     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                if rate is not None and name in THEORY_METRICS:
+                    theory.append((r, ax, x, median[0] * decay, theory_style))
+    for r, ax, x, y, theory_style in theory:
+        y = np.where(y >= THEORY_FLOOR * lowest[r], y, np.nan)
+        ax.plot(x, y, linewidth=1.0, **theory_style)
     for row, name in zip(grid, metrics):
         row[0].set_ylabel(Y_LABELS.get(name, name))
         for ax, x_name in zip(row, x_axes):
@@ -100,7 +134,7 @@ def plot_convergence(
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.grid(True, which="major", alpha=0.3)
-    if len(traces) > 6:  # a long legend covers the curves: put it beside the axes
+    if len(traces) + len(rates) > 6:  # a long legend covers the curves: put it beside the axes
         grid[0, -1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     else:
         grid[0, -1].legend(fontsize="small")
@@ -112,6 +146,20 @@ def plot_convergence(
     if path is not None:
         fig.savefig(os.fspath(path), format="png", dpi=120)
     return fig
+
+
+def _check_rates(rates: dict, traces: dict) -> dict[str, float]:
+    unknown = [label for label in rates if label not in traces]
+    if unknown:
+        raise ValueError(
+            f"plot_convergence: rates has labels {unknown} that are not traces' "
+            f"({', '.join(map(repr, traces))})."
+        )
+    checked = {label: float(rate) for label, rate in rates.items()}
+    bad = {label: rate for label, rate in checked.items() if not 0 <= rate < np.inf}
+    if bad:
+        raise ValueError(f"plot_convergence: rates must be finite and >= 0, got {bad}.")
+    return checked
 
 
 def _runs(values) -> np.ndarray:
@@ -132,3 +180,216 @@ def _percentile(y: np.ndarray, q: float) -> np.ndarray:
     p = np.percentile(np.where(np.isfinite(y), y, big), q, axis=0)
     # Far below the stand-in: log-axis margins around ~1e300 overflow matplotlib's ticks.
     return np.where((p > 0) & (p < 1e200), p, np.nan)
+
+
+def plot_frontier(ds, *, path=None, title: str | None = None):
+    """Computations against communications to reach eps, one curve per algorithm.
+
+    Each point is one rate ratio (communications per computation) of
+    ``jaxgossip.tradeoff.explore``'s Dataset: the median over seeds of the
+    computations and of the communications its runs needed to reach eps (a run
+    that did not reach counts as +infinity; a median that is infinite is "not
+    reached" and is skipped; the legend says how many ratios were). Points are
+    joined in order of ratio and labelled with it. The region below the lower
+    bounds, fewer computations than ``attrs["lower_computations"]`` or fewer
+    communications than ``attrs["lower_communications"]``, is shaded: no
+    algorithm can be there on the worst problem of the class, up to the bounds'
+    constants (an easy instance may well fall inside).
+
+    Args:
+      ds: dims (algorithm, ratio, seed); data vars computations and communications
+        (NaN where not reached); attrs eps, graph, lower_computations,
+        lower_communications, bound_source.
+      path: if given, the figure is also saved there as a PNG.
+      title: the figure's title (default: the graph and eps).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    from jaxgossip.tradeoff import medians
+
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    ax = fig.subplots()
+    ratios = np.asarray(ds["ratio"].values, float)
+    order = np.argsort(ratios)
+    med = medians(ds).transpose("algorithm", "ratio")
+    computations = med["computations"].values[:, order]  # (algorithms, ratios)
+    communications = med["communications"].values[:, order]
+    for a, label in enumerate(ds["algorithm"].values):
+        x, y = computations[a], communications[a]
+        reached = np.isfinite(x) & np.isfinite(y)
+        missed = int(np.sum(~reached))
+        if missed:
+            label = f"{label} ({missed}/{len(ratios)} ratios not reached)"
+        (line,) = ax.plot(x[reached], y[reached], "o-", markersize=4, linewidth=1.5, label=label)
+        for ratio, xi, yi in zip(ratios[order][reached], x[reached], y[reached]):
+            ax.annotate(
+                f"{ratio:g}",
+                (xi, yi),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=line.get_color(),
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _shade_lower_bounds(ax, ds.attrs, computations, communications)
+    ax.set_xlabel("gradient computations to reach ε (median over seeds)")
+    ax.set_ylabel("communications to reach ε (median over seeds)")
+    ax.grid(True, which="major", alpha=0.3)
+    # Below the axes: the frontier runs across the whole plot, and a legend inside covers it.
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize="small")
+    default = (
+        f"{_describe(ds)}: what reaching ε takes\n"
+        "(points labelled with their communications per computation)"
+    )
+    ax.set_title(title or default, fontsize="medium")
+    if path is not None:
+        fig.savefig(os.fspath(path), format="png", dpi=120)
+    return fig
+
+
+def _shade_lower_bounds(ax, attrs, computations, communications) -> None:
+    """Shades x < lower_computations and y < lower_communications (those that are > 0)."""
+    bounds = {}
+    for name in ("lower_computations", "lower_communications"):
+        value = float(attrs.get(name, np.nan))
+        if np.isfinite(value) and value > 0:
+            bounds[name] = value
+    if not bounds:
+        return
+    source = attrs.get("bound_source")
+    label = f"worst-case lower bounds{f' ({source})' if source else ''}, up to constants"
+    style = dict(facecolor="0.6", edgecolor="0.45", hatch="//", alpha=0.25, linewidth=0)
+    for name, axis, data in (
+        ("lower_computations", "x", computations),
+        ("lower_communications", "y", communications),
+    ):
+        if name not in bounds:
+            continue
+        # Explicit limits, so that the shade reaches the axis edge and also shows a bound
+        # far below the data.
+        values = [bounds[name], *data[np.isfinite(data)]]
+        low, high = min(values) / 2, max(values) * 2
+        (ax.set_xlim if axis == "x" else ax.set_ylim)(low, high)
+        span = (ax.axvspan if axis == "x" else ax.axhspan)(low, bounds[name], label=label, **style)
+        span.set_gid(name)
+        label = None  # one legend entry for both spans
+        (ax.set_xlim if axis == "x" else ax.set_ylim)(low, high)
+
+
+def plot_cost(
+    ds,
+    *,
+    c_grad: float = 1.0,
+    c_comm: float = 1.0,
+    costs: Sequence[tuple[float, float]] | None = None,
+    path=None,
+    title: str | None = None,
+):
+    """The cost to reach eps against the rate ratio, one curve per algorithm.
+
+    A run's cost is ``c_grad · computations + c_comm · communications`` to reach
+    eps (``jaxgossip.tradeoff.cost_to_reach``); each point is the median over
+    seeds of the runs' costs (not the cost of the median counts), a run that did
+    not reach counting as +infinity and an infinite median left out. A star marks
+    each algorithm's cheapest ratio.
+
+    Args:
+      ds: the Dataset of ``jaxgossip.tradeoff.explore`` (as for ``plot_frontier``).
+      c_grad, c_comm: the price of one gradient computation and one communication.
+      costs: a sequence of ``(c_grad, c_comm)`` pairs, one subplot each; replaces
+        ``c_grad`` and ``c_comm``.
+      path: if given, the figure is also saved there as a PNG.
+      title: the figure's title (default: the graph and eps).
+
+    Returns:
+      The ``matplotlib.figure.Figure``, one subplot per cost model.
+    """
+    from matplotlib.figure import Figure
+
+    models = _check_costs([(c_grad, c_comm)] if costs is None else costs)
+    fig = Figure(figsize=(5.2 * len(models), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    ratios = np.asarray(ds["ratio"].values, float)
+    order = np.argsort(ratios)
+    ratios = ratios[order]
+    for ax, (grad, comm) in zip(axes, models):
+        medians = cost_medians(ds, c_grad=grad, c_comm=comm)[:, order]  # (algorithms, ratios)
+        for a, label in enumerate(ds["algorithm"].values):
+            cost = medians[a]
+            reached = np.isfinite(cost)
+            missed = int(np.sum(~reached))
+            legend = f"{label} ({missed}/{len(ratios)} ratios not reached)" if missed else label
+            (line,) = ax.plot(ratios[reached], cost[reached], "o-", markersize=3, label=legend)
+            if not reached.any():
+                continue
+            best = int(np.nanargmin(cost))
+            (star,) = ax.plot(ratios[best], cost[best], "*", markersize=13, color=line.get_color())
+            star.set_gid(f"best:{label}")
+            ax.annotate(
+                f"best {ratios[best]:g}",
+                (ratios[best], cost[best]),
+                xytext=(4, -10),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=line.get_color(),
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("communications per computation (rate ratio)")
+        ax.set_title(f"cost = {grad:g}·computations + {comm:g}·communications", fontsize="small")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("cost to reach ε (median over seeds)")
+    handles, labels = axes[0].get_legend_handles_labels()  # the same algorithms in every panel
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
+    fig.suptitle(title or f"{_describe(ds)}: cost to reach ε", fontsize="medium")
+    if path is not None:
+        fig.savefig(os.fspath(path), format="png", dpi=120)
+    return fig
+
+
+def cost_medians(ds, *, c_grad: float = 1.0, c_comm: float = 1.0) -> np.ndarray:
+    """(algorithms, ratios): median over seeds of each run's cost to reach eps, NaN if infinite.
+
+    A run's cost is ``jaxgossip.tradeoff.cost_to_reach``, ``c_grad · computations
+    + c_comm · communications``; NaN (not reached, or diverged) counts as
+    +infinity, as in ``jaxgossip.tradeoff.medians`` and ``best_ratios``, so the
+    median is NaN unless more than half the seeds reached (for an even count,
+    exactly half reaching gives NaN).
+    """
+    from jaxgossip.tradeoff import cost_to_reach
+
+    cost = cost_to_reach(ds, c_grad=c_grad, c_comm=c_comm).transpose("algorithm", "ratio", "seed")
+    values = cost.values.astype(float)
+    median = np.median(np.where(np.isnan(values), np.inf, values), axis=-1)
+    return np.where(np.isfinite(median), median, np.nan)
+
+
+def _check_costs(costs) -> list[tuple[float, float]]:
+    models = []
+    for pair in costs:
+        try:
+            grad, comm = (float(c) for c in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"plot_cost: expected (c_grad, c_comm) pairs, got {pair!r}.") from None
+        if not (0 <= grad < np.inf and 0 <= comm < np.inf and grad + comm > 0):
+            raise ValueError(
+                f"plot_cost: costs must be finite, >= 0 and not both 0, got {(grad, comm)}."
+            )
+        models.append((grad, comm))
+    if not models:
+        raise ValueError("plot_cost: no cost model.")
+    return models
+
+
+def _describe(ds) -> str:
+    """The graph, its size and eps as far as attrs say: ``ring (16 nodes, 16 edges), ε = 0.001``."""
+    attrs = ds.attrs
+    words = {"num_nodes": "nodes", "num_edges": "edges"}
+    sizes = ", ".join(f"{attrs[key]} {word}" for key, word in words.items() if key in attrs)
+    name = str(attrs.get("graph", "trade-off"))
+    eps = f", ε = {float(attrs['eps']):g}" if "eps" in attrs else ""
+    return f"{name}{f' ({sizes})' if sizes else ''}{eps}"

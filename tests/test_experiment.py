@@ -25,7 +25,10 @@ from jaxgossip.experiment import (
 from jaxgossip.sweep import load_sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+# Experiment files; tradeoff_*.toml are trade-off explorer configs (tests/test_tradeoff_cli.py).
+EXAMPLES = sorted(
+    p for p in (ROOT / "examples").glob("*.toml") if not p.stem.startswith("tradeoff")
+)
 SMALL_LIBSVM = ROOT / "tests" / "data" / "small.libsvm"
 
 TINY = """
