@@ -344,7 +344,14 @@ def plot_cost(
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("cost to reach ε (median over seeds)")
     handles, labels = axes[0].get_legend_handles_labels()  # the same algorithms in every panel
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
+    # As many columns as the figure is wide: one panel holds one long label per row.
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(len(labels), len(models)),
+        fontsize="small",
+    )
     fig.suptitle(title or f"{_describe(ds)}: cost to reach ε", fontsize="medium")
     if path is not None:
         fig.savefig(os.fspath(path), format="png", dpi=120)

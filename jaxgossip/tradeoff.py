@@ -335,7 +335,11 @@ def cost_to_reach(ds: xr.Dataset, *, c_grad: float, c_comm: float) -> xr.DataArr
 
     Both counts are totals over the network, so this is the whole network's
     spend (e.g. energy or money) for one run to reach eps, per (algorithm,
-    ratio, seed); NaN where the run did not reach eps.
+    ratio, seed); NaN where the run did not reach eps. It is also a time: if
+    every node is busy c_grad per gradient and c_comm per message it takes part
+    in, and nodes work in parallel with even loads, the time to eps is
+    (c_grad * computations + 2 c_comm * communications) / n (a message has two
+    ends); pass ``c_comm`` doubled and divide by n for that reading.
     """
     if not (0 <= c_grad < np.inf and 0 <= c_comm < np.inf):
         raise ValueError(f"cost_to_reach: costs must be finite and >= 0; got {c_grad}, {c_comm}.")
