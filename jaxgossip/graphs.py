@@ -131,6 +131,36 @@ def from_edges(num_nodes: int, edges, *, require_connected: bool = True) -> Grap
     )
 
 
+def union(graphs) -> tuple[Graph, list[np.ndarray]]:
+    """The union of graphs on the same nodes, and where each one's edges sit in it.
+
+    Args:
+      graphs: a non-empty sequence of ``Graph`` with the same ``num_nodes``.
+
+    Returns:
+      (union, positions): the union graph (edges sorted) and, per input graph,
+      the (E_k,) int array of the union's edge indices of its edges, in its order.
+
+    Raises:
+      ValueError: no graph, or graphs of different sizes.
+    """
+    graphs = list(graphs)
+    if not graphs:
+        raise ValueError("union: no graph given.")
+    sizes = sorted({g.num_nodes for g in graphs})
+    if len(sizes) > 1:
+        raise ValueError(f"union: the graphs have different numbers of nodes {sizes}.")
+    edges = np.unique(np.concatenate([g.edges() for g in graphs]), axis=0)
+    index = {tuple(edge): e for e, edge in enumerate(edges.tolist())}
+    positions = [np.array([index[tuple(e)] for e in g.edges().tolist()], int) for g in graphs]
+    merged = Graph(
+        num_nodes=sizes[0],
+        senders=jnp.asarray(edges[:, 0], jnp.int32),
+        receivers=jnp.asarray(edges[:, 1], jnp.int32),
+    )
+    return merged, positions
+
+
 def from_networkx(g: nx.Graph, *, require_connected: bool = True) -> Graph:
     """Graph from an undirected networkx graph.
 

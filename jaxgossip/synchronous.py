@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.graphs import Graph, _weights, laplacian
+from jaxgossip.graphs import Graph, _weights, laplacian, union
 from jaxgossip.problems.base import Problem
 from jaxgossip.simulate import Trace, _initial_points, check_run_sizes, network_metrics
 
@@ -268,26 +268,15 @@ def time_varying_mixing(mixings) -> TimeVaryingMixing:
     each must be connected (their own constructors check it).
 
     Raises:
-      ValueError: fewer than one matrix, or different numbers of nodes.
+      ValueError: no matrix, or matrices of different sizes.
     """
     mixings = list(mixings)
     if not mixings or not all(isinstance(m, Mixing) for m in mixings):
         raise ValueError("time_varying_mixing: give a non-empty sequence of Mixing objects.")
-    n = mixings[0].num_nodes
-    if any(m.num_nodes != n for m in mixings):
-        sizes = sorted({m.num_nodes for m in mixings})
-        raise ValueError(f"time_varying_mixing: the matrices have different sizes {sizes}.")
-    union = np.unique(np.concatenate([m.graph.edges() for m in mixings]), axis=0)
-    graph = Graph(
-        senders=jnp.asarray(union[:, 0], jnp.int32),
-        receivers=jnp.asarray(union[:, 1], jnp.int32),
-        num_nodes=n,
-    )
-    index = {tuple(edge): e for e, edge in enumerate(union.tolist())}
-    weights = np.zeros((len(mixings), len(union)))
-    for k, m in enumerate(mixings):
-        positions = [index[tuple(edge)] for edge in m.graph.edges().tolist()]
-        weights[k, positions] = np.asarray(m.weights, np.float64)
+    graph, positions = union([m.graph for m in mixings])
+    weights = np.zeros((len(mixings), graph.num_edges))
+    for k, (m, where) in enumerate(zip(mixings, positions)):
+        weights[k, where] = np.asarray(m.weights, np.float64)
     dtype = jnp.result_type(float)
     return TimeVaryingMixing(
         graph=graph,

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.clocks import Clocks
-from jaxgossip.graphs import Graph
+from jaxgossip.graphs import union
 from jaxgossip.long_run import run_chunks
 from jaxgossip.simulate import Trace, init_state, simulate
 
@@ -39,22 +39,11 @@ def union_clocks(clocks: Sequence[Clocks]) -> list[Clocks]:
     clocks = list(clocks)
     if not clocks or not all(isinstance(c, Clocks) for c in clocks):
         raise ValueError("union_clocks: give a non-empty sequence of Clocks.")
-    n = clocks[0].graph.num_nodes
-    if any(c.graph.num_nodes != n for c in clocks):
-        sizes = sorted({c.graph.num_nodes for c in clocks})
-        raise ValueError(f"union_clocks: the graphs have different numbers of nodes {sizes}.")
-    union = np.unique(np.concatenate([c.graph.edges() for c in clocks]), axis=0)
-    graph = Graph(
-        senders=jnp.asarray(union[:, 0], jnp.int32),
-        receivers=jnp.asarray(union[:, 1], jnp.int32),
-        num_nodes=n,
-    )
-    index = {tuple(edge): e for e, edge in enumerate(union.tolist())}
+    graph, positions = union([c.graph for c in clocks])
     result = []
-    for c in clocks:
-        rates = np.zeros(len(union))
-        positions = [index[tuple(edge)] for edge in c.graph.edges().tolist()]
-        rates[positions] = np.asarray(c.comm_rate, np.float64)
+    for c, where in zip(clocks, positions):
+        rates = np.zeros(graph.num_edges)
+        rates[where] = np.asarray(c.comm_rate, np.float64)
         result.append(Clocks(graph, c.compute_rate, jnp.asarray(rates, c.comm_rate.dtype)))
     return result
 
