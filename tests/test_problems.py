@@ -293,3 +293,76 @@ def test_shared_basis_quadratic_has_the_condition_number_of_its_average():
         rotated = quadratic(jax.random.key(0), 8, 4, kappa=1000.0)
         eigs = np.linalg.eigvalsh(np.asarray(rotated.A).mean(0))
         assert eigs.max() / eigs.min() < 100  # independent bases average the spectrum out
+
+
+# --- logistic regression's conjugate gradient (damped Newton) ---------------------
+
+
+def _relative_residuals(p, xs, ys, nodes):
+    """|grad f_i(x) - y| / |y| per row, the gradient in float64 NumPy: xs, ys (k, d)."""
+    a, labels = np.asarray(p.features, np.float64), np.asarray(p.labels, np.float64)
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    out = []
+    for x, y, i in zip(xs, ys, np.asarray(nodes)):
+        weights = -labels[i] * 0.5 * (1.0 - np.tanh(0.5 * labels[i] * (a[i] @ x)))
+        grad = a[i].T @ weights / a.shape[1] + float(p.reg) * x
+        out.append(np.linalg.norm(grad - y) / np.linalg.norm(y))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("reg", [0.1, 1e-3])
+def test_logistic_conjugate_grad_inverts_the_local_gradient(key, x64, reg):
+    # grad f_i is onto R^d (reg > 0): any y, small or far outside the loss
+    # gradients' range (|y| = 1e4: x ~ y / reg, every sample saturated).
+    p = logistic_regression(key, N, D, M, reg=reg, heterogeneity=1.0)
+    scales = jnp.repeat(jnp.array([1e-2, 1.0, 30.0, 1e4]), 2 * N)  # (8 N,)
+    ys = scales[:, None] * jax.random.normal(jax.random.key(1), (scales.size, D))
+    nodes = jnp.arange(scales.size, dtype=jnp.int32) % N
+    solve = jax.jit(jax.vmap(p.local_conjugate_grad))
+    xs = solve(ys, nodes)
+    assert _relative_residuals(p, xs, ys, nodes).max() < 1e-10
+    # At y = grad f_i(x*) it returns x*.
+    at_optimum = jax.vmap(lambda i: p.local_grad(key, p.x_star, i))(jnp.arange(N))
+    np.testing.assert_allclose(
+        solve(at_optimum, jnp.arange(N, dtype=jnp.int32)),
+        jnp.broadcast_to(p.x_star, (N, D)),
+        rtol=1e-10,
+        atol=1e-10,
+    )
+
+
+def test_logistic_conjugate_grad_matches_an_independent_solver(key, x64):
+    from tests.reference import logistic_conjugate_gradient
+
+    p = logistic_regression(key, N, D, M, reg=0.05, heterogeneity=1.0)
+    reference = logistic_conjugate_gradient(p)  # scipy's hybrid Powell root finder
+    scales = jnp.array([0.1, 0.1, 1.0, 1.0, 5.0, 5.0])[:, None]
+    ys = scales * jax.random.normal(jax.random.key(2), (6, D))
+    solve = jax.jit(lambda y, i: p.local_conjugate_grad(y, i))
+    for k, y in enumerate(ys):
+        want = reference(k % N, np.asarray(y))
+        np.testing.assert_allclose(solve(y, k % N), want, rtol=1e-10, atol=1e-12)
+
+
+def test_logistic_conjugate_grad_vmaps_over_nodes_and_points(key, x64):
+    p = logistic_regression(key, N, D, M, reg=0.05, heterogeneity=1.0)
+    ys = jax.random.normal(jax.random.key(3), (5, D))
+    nodes = jnp.arange(N, dtype=jnp.int32)
+    grid = _over_nodes_and_points(p.local_conjugate_grad, p, ys)  # (n, k, d)
+    single = jax.jit(lambda y, i: p.local_conjugate_grad(y, i))
+    for i in range(N):
+        for k in range(ys.shape[0]):
+            np.testing.assert_allclose(grid[i, k], single(ys[k], nodes[i]), rtol=1e-12, atol=1e-14)
+    residuals = _relative_residuals(
+        p, grid.reshape(-1, D), jnp.tile(ys, (N, 1)), jnp.repeat(nodes, ys.shape[0])
+    )
+    assert residuals.max() < 1e-10
+
+
+def test_logistic_conjugate_grad_in_float32(key):
+    p = logistic_regression(key, N, D, M, reg=0.1, heterogeneity=1.0)
+    ys = jax.random.normal(jax.random.key(4), (4 * N, D))
+    nodes = jnp.arange(4 * N, dtype=jnp.int32) % N
+    xs = jax.jit(jax.vmap(p.local_conjugate_grad))(ys, nodes)
+    assert xs.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(xs)))
+    assert _relative_residuals(p, xs, ys, nodes).max() < 1e-4

@@ -41,7 +41,7 @@ decreases as exp(-eta t): linear convergence to the exact optimum
 (accelerated in sqrt(L / mu) and in the graph through sqrt(chi1 chi2)).
 
 It needs the conjugate gradients: the problem must provide
-``local_conjugate_grad(y, node)`` (quadratics, least squares).
+``local_conjugate_grad(y, node)`` (quadratics, least squares, logistic regression).
 """
 
 from __future__ import annotations
@@ -71,9 +71,8 @@ def _check_conjugate(problem) -> None:
     if not callable(getattr(problem, "local_conjugate_grad", None)):
         raise TypeError(
             f"ContinuizedDualGossip needs the conjugate gradients grad f_i^* of the local "
-            f"functions, but {type(problem).__name__} has no `local_conjugate_grad(y, node)` "
-            "(it has no closed form, e.g. for logistic regression). Use a Quadratic or "
-            "LeastSquares problem, or a primal method."
+            f"functions, but {type(problem).__name__} has no `local_conjugate_grad(y, node)`. "
+            "Use a Quadratic, LeastSquares or LogisticRegression problem, or a primal method."
         )
 
 

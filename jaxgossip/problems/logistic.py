@@ -1,6 +1,10 @@
 """Regularized logistic regression: one labelled dataset shard per node.
 
 f_i(x) = (1/m) sum_k log(1 + exp(-y_k a_k^T x)) + reg/2 ||x||^2, labels y in {-1, +1}.
+
+The conjugate gradient grad f_i^*(v), which the dual methods (MSDA, the
+continuized dual gossip) need, has no closed form: ``local_conjugate_grad``
+solves grad f_i(x) = v by safeguarded Newton iterations (``_conjugate_newton``).
 """
 
 from __future__ import annotations
@@ -60,6 +64,21 @@ class LogisticRegression(SampledProblem):
         weights = -y * jax.nn.sigmoid(-y * (a @ x))  # (b,)
         return a.T @ weights / a.shape[0] + self.reg * x
 
+    def local_conjugate_grad(self, y: jax.Array, node: jax.Array) -> jax.Array:
+        """Gradient of the conjugate f_node^*: y (d,) -> argmax_x <y, x> - f_node(x) (d,).
+
+        The x solving grad f_node(x) = y (grad f_node is onto R^d since reg > 0),
+        by the damped Newton method of ``_conjugate_newton``. Cost: iterations x
+        O(m d^2 + d^3) (the Hessian, its Cholesky solve, and O(m d) per line-search
+        trial, usually one). Measured: 3-5 iterations from a cold start when
+        kappa_i <= ~100, 1-2 near x* (where dual methods converge), up to ~60 for
+        kappa_i ~ 1e6; |grad f_node(x) - y| reaches round-off (<= 1e-14 |y| in
+        float64 for moderate kappa_i, ~1e-6 in float32). Always the full local
+        function, whatever ``batch_size``; jit- and vmap-friendly (a vmap runs
+        until its slowest element has converged). Not meant to be differentiated.
+        """
+        return _conjugate_newton(self.features[node], self.labels[node], self.reg, y, self.x_star)
+
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), over all n * m samples (equal m makes it the mean)."""
         a = self.features.reshape(-1, self.dim)
@@ -69,6 +88,104 @@ class LogisticRegression(SampledProblem):
 def _value(a: jax.Array, y: jax.Array, reg: jax.Array, x: jax.Array) -> jax.Array:
     """Mean logistic loss of rows a (k, d), labels y (k,), plus the l2 term."""
     return jnp.mean(jnp.logaddexp(0.0, -y * (a @ x))) + 0.5 * reg * (x @ x)
+
+
+# Backtracking of _conjugate_newton: t = 4^-k down to 4^-11, which covers local
+# condition numbers up to ~4e6 (the Armijo test passes for t <= 1 / kappa_i, below).
+_MIN_STEP = 0.25**11
+_MAX_NEWTON_ITERATIONS = 100
+
+
+def _conjugate_newton(
+    a: jax.Array, y: jax.Array, reg: jax.Array, v: jax.Array, guess: jax.Array
+) -> jax.Array:
+    """argmin_x phi(x) = f(x) - <v, x> for f the l2-logistic loss of a (m, d), y (m,): (d,).
+
+    Damped Newton. phi is reg-strongly convex, (Lambda + reg)-smooth (Lambda =
+    |a|_2^2 / (4m)) with a Lipschitz Hessian, so Newton's method with a backtracking
+    line search on phi converges from any start, linearly at first and
+    quadratically near the solution (Boyd & Vandenberghe, Convex Optimization,
+    9.5.3). Along the Newton step p, phi(x - t p) <= phi(x) - t lambda^2 +
+    t^2 kappa_i lambda^2 / 2 (lambda^2 = g^T p >= reg |p|^2, kappa_i = (Lambda +
+    reg) / reg), so the Armijo test phi(x - t p) <= phi(x) - t lambda^2 / 4 holds
+    for all t <= 1 / kappa_i and backtracking from t = 1 by 4 stops at some
+    t >= 1 / (4 kappa_i): phi falls at every step (no divergence, the iterates
+    stay in phi's level set of the start), and near the solution the full step
+    t = 1 passes. phi's change is evaluated in a cancellation-free
+    form (``_loss_change``) that resolves decreases far below the round-off of
+    phi itself, so the quadratic phase runs until grad phi reaches its own.
+
+    Start: of 0, (v - grad loss(0)) / reg (the solution when every sample is
+    saturated: large |v|) and ``guess`` (d,) (the problem's x*, the solution at
+    v = grad f_i(x*), which the dual methods approach), the one of least |grad phi|.
+    Stop: |grad phi| <= eps s, s = |v| + mean_k |a_k| + (reg + mean_k
+    l''_k |a_k|^2) |x| the size of grad phi's round-off (its terms, and the
+    gradient's change over one ulp of x); no step decreases phi; once
+    |grad phi| <= eps^(3/4) s, deep in the quadratic phase, a step that fails to
+    decrease |grad phi| (round-off reached); or ``_MAX_NEWTON_ITERATIONS``.
+    """
+    m, d = a.shape
+    dtype = jnp.result_type(a, v)
+    eps = jnp.finfo(dtype).eps
+    row_norms2 = jnp.sum(a * a, axis=1)  # (m,)
+    base_scale = jnp.linalg.norm(v) + jnp.mean(jnp.sqrt(row_norms2))  # |v| + max |grad loss|
+
+    def grad_phi(xs):  # xs (k, d) -> grad phi (k, d), margins z (k, m), sigmoid(-z) (k, m)
+        z = (xs @ a.T) * y
+        s = jax.nn.sigmoid(-z)  # -l'(z)
+        return (-y * s) @ a / m + reg * xs - v, z, s
+
+    def scale(x, s):  # the size of grad phi's round-off at x
+        curvature = jnp.mean(s * (1.0 - s) * row_norms2)  # trace of the loss's Hessian
+        return base_scale + (reg + curvature) * jnp.linalg.norm(x)
+
+    def newton_step(carry):
+        x, g, z, s, iteration, _ = carry
+        hessian = (a.T * (s * (1.0 - s))) @ a / m + reg * jnp.eye(d, dtype=dtype)
+        p = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(hessian), g)
+        decrement, dz = g @ p, -y * (a @ p)  # lambda^2, margin change per unit step (m,)
+
+        def change(t):  # phi(x - t p) - phi(x): first-order term, then the exact rest
+            return (
+                -t * decrement + 0.5 * reg * t * t * (p @ p) + jnp.mean(_loss_change(z, s, t * dz))
+            )
+
+        def armijo_fails(c):
+            t, delta = c
+            return (delta > -0.25 * t * decrement) & (t > _MIN_STEP)
+
+        def backtrack(c):  # t = 4 stands for "not tried yet": the first trial is t = 1
+            return 0.25 * c[0], change(0.25 * c[0])
+
+        start = (jnp.asarray(4.0, dtype), jnp.asarray(jnp.inf, dtype))
+        t, delta = jax.lax.while_loop(armijo_fails, backtrack, start)
+        (g_new,), (z_new,), (s_new,) = grad_phi((x - t * p)[None])
+        tail = jnp.linalg.norm(g) <= eps**0.75 * scale(x, s)
+        moved = (delta < 0.0) & (~tail | (g_new @ g_new < g @ g))
+        new = (x - t * p, g_new, z_new, s_new)
+        x, g, z, s = (jnp.where(moved, n, o) for n, o in zip(new, (x, g, z, s)))
+        done = ~moved | (jnp.linalg.norm(g) <= eps * scale(x, s))
+        return x, g, z, s, iteration + 1, done
+
+    g0, _, _ = grad_phi(jnp.zeros((1, d), dtype))
+    starts = jnp.stack([jnp.zeros(d, dtype), -g0[0] / reg, guess.astype(dtype)])  # (3, d)
+    gs, zs, ss = grad_phi(starts)
+    k = jnp.argmin(jnp.sum(gs * gs, axis=1))
+    done = jnp.linalg.norm(gs[k]) <= eps * scale(starts[k], ss[k])
+    carry = (starts[k], gs[k], zs[k], ss[k], 0, done)
+    not_done = lambda c: (c[4] < _MAX_NEWTON_ITERATIONS) & ~c[5]  # noqa: E731
+    return jax.lax.while_loop(not_done, newton_step, carry)[0]
+
+
+def _loss_change(z: jax.Array, s: jax.Array, dz: jax.Array) -> jax.Array:
+    """l(z + dz) - l(z) - l'(z) dz for l(z) = log(1 + e^-z), s = sigmoid(-z): all (m,).
+
+    For |dz| <= 1, l(z + dz) - l(z) = log1p(s expm1(-dz)) has no cancellation;
+    beyond, the plain difference is as accurate as the change itself.
+    """
+    near = jnp.log1p(s * jnp.expm1(-jnp.clip(dz, -1.0, 1.0)))
+    far = jnp.logaddexp(0.0, -(z + dz)) - jnp.logaddexp(0.0, -z)
+    return jnp.where(jnp.abs(dz) <= 1.0, near, far) + s * dz
 
 
 def _np_sigmoid(z: np.ndarray) -> np.ndarray:

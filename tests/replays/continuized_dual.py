@@ -6,7 +6,8 @@ at time t, both nodes first follow the mixing ODE d(y, v)/dt = M (y, v),
 M = [[-eta, eta], [eta, -eta]], from their last event time (the 2x2 flow
 exp(M (t - t_i)) through a numerical eigendecomposition of M); then with
 g = grad f_i*(y_i) - grad f_j*(y_j), the conjugate gradients solved from
-the problem's data by ``np.linalg.solve``,
+the problem's data by ``np.linalg.solve`` (quadratics, least squares) or by
+``scipy.optimize.root`` (logistic regression, ``reference.logistic_conjugate_gradient``),
   y_i -= gamma g,  y_j += gamma g,  v_i -= gamma' g,  v_j += gamma' g,
 and x_i = grad f_i*(y_i), x_j = grad f_j*(y_j). Compute events do nothing.
 """
@@ -14,13 +15,16 @@ and x_i = grad f_i*(y_i), x_j = grad f_j*(y_j). Compute events do nothing.
 import numpy as np
 
 from jaxgossip.algorithms.continuized_dual import DualState
+from tests import reference
 
 COMPUTE = 0
-PROBLEMS = ("quadratic", "least_squares")
+PROBLEMS = ("quadratic", "least_squares", "logistic")
 
 
 def conjugate_gradient_of(problem):
     """(i, y) -> argmax_x <y, x> - f_i(x), solved in float64 from the problem's data."""
+    if hasattr(problem, "features"):  # logistic regression: no closed form
+        return reference.logistic_conjugate_gradient(problem)
     if hasattr(problem, "reg"):  # least squares: 1/(2m) ||A_i x - b_i||^2 + reg/2 ||x||^2
         A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
         m, d = A.shape[1:]

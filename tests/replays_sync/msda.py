@@ -4,7 +4,8 @@ W_p = I - W (dense); gamma = lambda_2 / lambda_max, c2 = (1 + gamma) / (1 - gamm
 and c3 = 2 / ((1 + gamma) lambda_max) from its spectrum (np.linalg.eigvalsh);
 x_0 = y_0 = 0, theta reported before round 1 is x0.
 Each round: theta = grad f^*(x) per node (solved from the problem's data by
-``np.linalg.solve``), the paper's ACCELERATED_GOSSIP recursion as written
+``np.linalg.solve``, or for logistic regression by ``scipy.optimize.root``,
+``reference.logistic_conjugate_gradient``), the paper's ACCELERATED_GOSSIP recursion as written
 (a_0 = 1, a_1 = c2, x_1 = c2 (I - c3 W_p) theta, x_{k+1} = 2 c2 (I - c3 W_p) x_k
 - x_{k-1}, a_{k+1} = 2 c2 a_k - a_{k-1}, output theta - x_K / a_K), then
 y+ = x - eta gossip, x+ = (1 + mu) y+ - mu y.
@@ -13,10 +14,13 @@ y+ = x - eta gossip, x+ = (1 + mu) y+ - mu y.
 import numpy as np
 
 from jaxgossip.algorithms.synchronous.msda import MSDAState
+from tests import reference
 
 
 def conjugate_gradient_of(problem):
-    """(i, y) -> argmax_x <y, x> - f_i(x) for a quadratic or least-squares problem."""
+    """(i, y) -> argmax_x <y, x> - f_i(x) for a quadratic, least-squares or logistic problem."""
+    if hasattr(problem, "features"):  # logistic regression: no closed form
+        return reference.logistic_conjugate_gradient(problem)
     if hasattr(problem, "reg"):  # 1/(2m) |A_i x - b_i|^2 + reg/2 |x|^2
         A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
         m, d = A.shape[1:]

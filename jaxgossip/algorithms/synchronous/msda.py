@@ -37,8 +37,8 @@ theta_t = grad f_i^*(x_{i,t}), the primal point of the round's dual gradient;
 ``x0`` is only the estimate reported before the first round (the dual starts at 0).
 
 It needs the conjugate gradients grad f_i^*: the problem must provide
-``local_conjugate_grad(y, node)`` (``Quadratic``, ``LeastSquares``); a problem
-without it (logistic regression) is rejected.
+``local_conjugate_grad(y, node)`` (``Quadratic``, ``LeastSquares``,
+``LogisticRegression``); a problem without it is rejected.
 
 Exact: converges linearly to x*. Cost of a round: n dual gradient computations,
 K |E| communications (one d-vector both ways per edge and gossip step:
@@ -151,9 +151,9 @@ def check_conjugate(problem, name: str) -> None:
     if not callable(getattr(problem, "local_conjugate_grad", None)):
         raise TypeError(
             f"{name} needs the conjugate gradients grad f_i^* of the local functions, but "
-            f"{type(problem).__name__} has no `local_conjugate_grad(y, node)` (no closed "
-            "form, e.g. for logistic regression). Use a Quadratic or LeastSquares problem, "
-            "or a primal method (OPAPC, ADOM+)."
+            f"{type(problem).__name__} has no `local_conjugate_grad(y, node)`. Use a "
+            "Quadratic, LeastSquares or LogisticRegression problem, or a primal method "
+            "(OPAPC, ADOM+)."
         )
 
 
