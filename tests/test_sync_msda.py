@@ -180,8 +180,9 @@ def test_gradient_computations_grow_like_sqrt_kappa(key, x64):
         )
     slope = loglog_slope(kappas, computations)
     assert slope <= 0.65, (computations, slope)
-    # Within one constant factor of Scaman et al.'s Theorem 4 across kappa (measured: 60-62x).
+    # Within one constant factor of Scaman et al.'s Theorem 4 across kappa (measured 0.55-0.56).
     ratios = np.array(computations) / np.array([p.computations for p in predicted])
+    print("MSDA gradients", computations, "measured / predicted", ratios)
     assert ratios.max() / ratios.min() < 3.0, ratios
     assert time.perf_counter() - start < 60
 
