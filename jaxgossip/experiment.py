@@ -238,12 +238,7 @@ def parse_experiment(
     """
     top = _Table(file, "", config)
     top.done(valid=_TOP)  # a misspelt table name first: it explains what seems missing
-    name = top.get("name", str, name)
-    if not name.strip():
-        raise top.error("name", "expected a non-empty string")
-    seed = top.get("seed", int, 0)
-    if not 0 <= seed < 2**32:
-        raise top.error("seed", f"expected an integer in [0, 2**32), got {seed}")
+    name, seed = name_and_seed(top, name)
     seeds = _seeds(top)
     num_events = top.get("num_events", int)
     if num_events <= 0:
@@ -304,6 +299,17 @@ def parse_experiment(
 
 _MISSING = object()
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "a boolean", str: "a string"}
+
+
+def name_and_seed(top: _Table, default_name: str) -> tuple[str, int]:
+    """The top table's checked ``name`` (non-empty) and ``seed`` (in [0, 2**32))."""
+    name = top.get("name", str, default_name)
+    if not name.strip():
+        raise top.error("name", "expected a non-empty string")
+    seed = top.get("seed", int, 0)
+    if not 0 <= seed < 2**32:
+        raise top.error("seed", f"expected an integer in [0, 2**32), got {seed}")
+    return name, seed
 
 
 def _toml_type(value) -> str:

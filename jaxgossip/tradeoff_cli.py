@@ -62,6 +62,7 @@ from jaxgossip.experiment import (
     _unknown,
     build_graph,
     build_problem,
+    name_and_seed,
 )
 
 if sys.version_info >= (3, 11):
@@ -137,12 +138,7 @@ def parse_config(
     """Checks a parsed trade-off file (the dict ``tomllib`` returns); see the module docstring."""
     top = _Table(file, "", config)
     top.done(valid=_TOP)  # a misspelt table name first: it explains what seems missing
-    name = top.get("name", str, name)
-    if not name.strip():
-        raise top.error("name", "expected a non-empty string")
-    seed = top.get("seed", int, 0)
-    if not 0 <= seed < 2**32:
-        raise top.error("seed", f"expected an integer in [0, 2**32), got {seed}")
+    name, seed = name_and_seed(top, name)
     counts = {}
     for key, default in (
         ("seeds", 4),
