@@ -29,6 +29,7 @@ COUNTING = {
     "centralized": "1 computation per component gradient, no communication",
 }
 CENTRALIZED = ("gradient_descent", "nesterov", "svrg", "katyusha")
+DEVICE_SAMPLING = ("push_pull_device_sampling",)  # counted per active node and broadcast
 
 
 def run_all(
@@ -205,11 +206,16 @@ def run_cli(args) -> int:
         skipped.update(skipped_rounds)
         groups = {
             "asynchronous": traces,
-            "decentralized rounds": {k: v for k, v in rounds.items() if k not in CENTRALIZED},
+            "decentralized rounds": {
+                k: v for k, v in rounds.items() if k not in CENTRALIZED + DEVICE_SAMPLING
+            },
+            "device sampling": {k: v for k, v in rounds.items() if k in DEVICE_SAMPLING},
             "centralized": {k: v for k, v in rounds.items() if k in CENTRALIZED},
         }
         for eps in args.eps:
             for group, group_traces in groups.items():
+                if not group_traces:
+                    continue
                 print(f"[{group}] counting: {COUNTING[group]}")
                 time_label = "simulated time" if group == "asynchronous" else "rounds"
                 table = format_rows(to_reach_table(group_traces, eps), eps, time_label=time_label)
