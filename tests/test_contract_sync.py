@@ -25,6 +25,7 @@ import pytest
 import jaxgossip as jg
 from jaxgossip.algorithms.synchronous import SYNC_REGISTRY
 from jaxgossip.synchronous import metropolis_mixing, simulate_rounds
+from tests import reference
 from tests.test_sync_opapc import assert_linear
 
 N, DIM = 8, 3
@@ -49,9 +50,7 @@ ROUNDS = {  # measured to 1e-10: 3849 / 687 / 234 / 117 / 18 / 210 / 39 / 12 / 5
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, N, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, N, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, N, DIM)
 
 
 def _mixing():

@@ -11,15 +11,14 @@ import scipy.linalg
 import jaxgossip as jg
 from jaxgossip import theory
 from jaxgossip.algorithms.dadao import DADAO, graph_constants, theory_comm_rate
+from tests import reference
 from tests.replays import dadao as replay_dadao
 
 NUM_NODES, DIM = 8, 4
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, NUM_NODES, DIM)
 
 
 def _theory_clocks(graph):

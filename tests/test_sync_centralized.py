@@ -27,6 +27,7 @@ from jaxgossip.algorithms.synchronous.katyusha import Katyusha
 from jaxgossip.algorithms.synchronous.nesterov import Nesterov
 from jaxgossip.algorithms.synchronous.svrg import SVRG
 from jaxgossip.synchronous import metropolis_mixing, simulate_rounds
+from tests import reference
 from tests.replays_sync import gradient_descent, katyusha, nesterov, svrg
 
 NUM_NODES, DIM = 8, 4
@@ -40,9 +41,7 @@ KAPPAS = (10.0, 100.0, 1000.0)
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, NUM_NODES, DIM)
 
 
 def _mixing():

@@ -28,9 +28,7 @@ NUM_NODES, DIM = 8, 4
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, NUM_NODES, DIM)
 
 
 def _graphs():

@@ -24,15 +24,14 @@ from jaxgossip.algorithms.synchronous.push_pull import (
 )
 from jaxgossip.digraphs import Digraph, digraph, directed_ring, from_graph
 from jaxgossip.synchronous import Oracle, metropolis_mixing, simulate_rounds
+from tests import reference
 from tests.replays_sync import push_pull as replay_push_pull
 
 NUM_NODES, DIM = 8, 4
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, NUM_NODES, DIM)
 
 
 def _random_digraph(seed, n=NUM_NODES, extra=6):

@@ -27,6 +27,7 @@ from jaxgossip.synchronous import (
     simulate_rounds,
     time_varying_mixing,
 )
+from tests import reference
 from tests.replays_sync import adom_plus as adom_replay
 from tests.replays_sync import diging as diging_replay
 
@@ -106,9 +107,7 @@ def test_costs_count_the_edges_each_round_uses(key):
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, N, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, N, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, N, DIM)
 
 
 BUILDERS = {

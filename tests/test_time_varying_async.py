@@ -15,6 +15,7 @@ import jaxgossip as jg
 from jaxgossip.algorithms.dadao import DADAO, graph_constants, theory_comm_rate
 from jaxgossip.simulate import init_state
 from jaxgossip.time_varying import simulate_time_varying, union_clocks
+from tests import reference
 
 N, DIM = 8, 4
 
@@ -30,9 +31,7 @@ def _phases():
 
 
 def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, N, DIM, kappa=10.0)
-    return jg.problems.logistic_regression(key, N, DIM, 20, reg=0.1)
+    return reference.small_problem(kind, key, N, DIM)
 
 
 def test_union_clocks_switch_edges_off(x64):
