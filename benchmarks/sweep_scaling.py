@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 import jaxgossip as jg
-from jaxgossip.sweep import sweep
+from jaxgossip.study.sweep import sweep
 
 NUM_NODES, DIM = 64, 16
 _FLAG = "--xla_force_host_platform_device_count"

@@ -12,7 +12,8 @@ import numpy as np
 
 import jaxgossip as jg
 from jaxgossip.algorithms.synchronous import PushPull, PushPullDeviceSampling
-from jaxgossip.synchronous import metropolis_mixing, simulate_rounds
+from jaxgossip.engine.rounds import simulate_rounds
+from jaxgossip.network.mixing import metropolis_mixing
 
 NUM_ROUNDS = 3000
 

@@ -3,7 +3,7 @@
 The computation/communication frontier of AsyncGossipSGD, DADAO and A2CiD2 on
 a ring and on an exponential graph of 64 nodes, for regularized logistic
 regression. For each rate ratio rho (communications per computation, 0.1 to
-100), ``jaxgossip.tradeoff.explore`` runs every algorithm on uniform Poisson
+100), ``jaxgossip.study.tradeoff.explore`` runs every algorithm on uniform Poisson
 clocks with that ratio, over several seeds (all runs of one algorithm in one
 compiled, vmapped call per chunk of events), and records the computations,
 communications and simulated time each run needed to reach f(x̄) − f* <= eps.
@@ -42,9 +42,11 @@ import time
 import jax
 import numpy as np
 
-from jaxgossip import graphs, plot, problems, tradeoff
+from jaxgossip import plot, problems
 from jaxgossip.algorithms import DADAO, A2CiD2, AsyncGossipSGD
-from jaxgossip.sweep import save_sweep
+from jaxgossip.network import graphs
+from jaxgossip.study import tradeoff
+from jaxgossip.study.sweep import save_sweep
 
 COSTS = ((1.0, 0.1), (1.0, 1.0))  # (c_grad, c_comm)
 RELATIVE_EPS = 1e-3  # eps = RELATIVE_EPS * (f(x0) - f*)

@@ -6,26 +6,20 @@ their Poisson clocks ring. The flow is graph + clocks -> events,
 problem + algorithm -> state, and ``simulate`` applies the events to the state.
 """
 
-from jaxgossip import (
-    algorithms,
-    datasets,
-    digraphs,
-    experiment,
-    graphs,
-    io,
-    plot,
-    problems,
-    theory,
-    tradeoff,
-)
-from jaxgossip.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
-from jaxgossip.experiment import ExperimentError, load_experiment, run_experiment
-from jaxgossip.graphs import Graph
+from jaxgossip import algorithms, io, plot, problems, theory
+from jaxgossip.engine.events import init_state, simulate, split_key
+from jaxgossip.engine.long_run import simulate_in_chunks
+from jaxgossip.engine.time_varying import simulate_time_varying, union_clocks
+from jaxgossip.engine.trace import Trace
 from jaxgossip.io import load_traces, save_traces
-from jaxgossip.long_run import simulate_in_chunks
+from jaxgossip.network import digraphs, graphs
+from jaxgossip.network.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
+from jaxgossip.network.graphs import Graph
 from jaxgossip.plot import plot_convergence
-from jaxgossip.simulate import Trace, init_state, simulate, split_key
-from jaxgossip.sweep import (
+from jaxgossip.problems import datasets
+from jaxgossip.study import experiment, tradeoff
+from jaxgossip.study.experiment import ExperimentError, load_experiment, run_experiment
+from jaxgossip.study.sweep import (
     best,
     divergence_summary,
     load_sweep,
@@ -35,7 +29,6 @@ from jaxgossip.sweep import (
     to_dataframe,
     to_reach,
 )
-from jaxgossip.time_varying import simulate_time_varying, union_clocks
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m jaxgossip`` runs the command line."""
 
-from jaxgossip.cli import main
+from jaxgossip.cli.main import main
 
 raise SystemExit(main())

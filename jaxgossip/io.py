@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.simulate import Trace
+from jaxgossip.engine.trace import Trace
 
 FORMAT = "jaxgossip.traces"
 FORMAT_VERSION = 1

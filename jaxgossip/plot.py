@@ -2,7 +2,7 @@
 
 ``plot_convergence`` draws traces (optionally beside theory's rates);
 ``plot_frontier`` and ``plot_cost`` draw the trade-off explorer's results
-(``jaxgossip.tradeoff.explore``): computations against communications to reach
+(``jaxgossip.study.tradeoff.explore``): computations against communications to reach
 eps, and the cost to reach eps as a function of the rate ratio.
 
 Matplotlib is imported inside the functions, so ``import jaxgossip`` stays
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxgossip.simulate import Trace
+from jaxgossip.engine.trace import Trace
 
 X_LABELS = {
     "time": "simulated time",
@@ -186,7 +186,7 @@ def plot_frontier(ds, *, path=None, title: str | None = None):
     """Computations against communications to reach eps, one curve per algorithm.
 
     Each point is one rate ratio (communications per computation) of
-    ``jaxgossip.tradeoff.explore``'s Dataset: the median over seeds of the
+    ``jaxgossip.study.tradeoff.explore``'s Dataset: the median over seeds of the
     computations and of the communications its runs needed to reach eps (a run
     that did not reach counts as +infinity; a median that is infinite is "not
     reached" and is skipped; the legend says how many ratios were). Points are
@@ -208,7 +208,7 @@ def plot_frontier(ds, *, path=None, title: str | None = None):
     """
     from matplotlib.figure import Figure
 
-    from jaxgossip.tradeoff import medians
+    from jaxgossip.study.tradeoff import medians
 
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.subplots()
@@ -292,13 +292,13 @@ def plot_cost(
     """The cost to reach eps against the rate ratio, one curve per algorithm.
 
     A run's cost is ``c_grad · computations + c_comm · communications`` to reach
-    eps (``jaxgossip.tradeoff.cost_to_reach``); each point is the median over
+    eps (``jaxgossip.study.tradeoff.cost_to_reach``); each point is the median over
     seeds of the runs' costs (not the cost of the median counts), a run that did
     not reach counting as +infinity and an infinite median left out. A star marks
     each algorithm's cheapest ratio.
 
     Args:
-      ds: the Dataset of ``jaxgossip.tradeoff.explore`` (as for ``plot_frontier``).
+      ds: the Dataset of ``jaxgossip.study.tradeoff.explore`` (as for ``plot_frontier``).
       c_grad, c_comm: the price of one gradient computation and one communication.
       costs: a sequence of ``(c_grad, c_comm)`` pairs, one subplot each; replaces
         ``c_grad`` and ``c_comm``.
@@ -361,13 +361,13 @@ def plot_cost(
 def cost_medians(ds, *, c_grad: float = 1.0, c_comm: float = 1.0) -> np.ndarray:
     """(algorithms, ratios): median over seeds of each run's cost to reach eps, NaN if infinite.
 
-    A run's cost is ``jaxgossip.tradeoff.cost_to_reach``, ``c_grad · computations
+    A run's cost is ``jaxgossip.study.tradeoff.cost_to_reach``, ``c_grad · computations
     + c_comm · communications``; NaN (not reached, or diverged) counts as
-    +infinity, as in ``jaxgossip.tradeoff.medians`` and ``best_ratios``, so the
+    +infinity, as in ``jaxgossip.study.tradeoff.medians`` and ``best_ratios``, so the
     median is NaN unless more than half the seeds reached (for an even count,
     exactly half reaching gives NaN).
     """
-    from jaxgossip.tradeoff import cost_to_reach
+    from jaxgossip.study.tradeoff import cost_to_reach
 
     cost = cost_to_reach(ds, c_grad=c_grad, c_comm=c_comm).transpose("algorithm", "ratio", "seed")
     values = cost.values.astype(float)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from jaxgossip.graphs import Graph, effective_resistances, laplacian
+from jaxgossip.network.graphs import Graph, effective_resistances, laplacian
 
 DESCRIPTIONS = {
     "num_nodes": "n, nodes",
@@ -96,7 +96,7 @@ def gossip_matrix_gap(matrix) -> float:
     """1 - max(|lambda_2|, |lambda_n|) of a symmetric doubly stochastic gossip matrix W.
 
     The per-round contraction of synchronous gossip x <- W x on the complement
-    of the consensus line (e.g. Metropolis weights, ``jaxgossip.synchronous``).
+    of the consensus line (e.g. Metropolis weights, ``jaxgossip.network.mixing``).
 
     Raises:
       ValueError: W is not square, symmetric and doubly stochastic (to 1e-10).
@@ -153,7 +153,7 @@ def _format(value) -> str:
 # ``computations`` count gradients of one local function f_i (one component
 # gradient for the centralized finite-sum methods, whose worker holds all n
 # f_i); ``communications`` count pairwise exchanges, one per edge per
-# synchronous gossip round (the COUNTING of ``jaxgossip.compare``). Totals are
+# synchronous gossip round (the COUNTING of ``jaxgossip.study.compare``). Totals are
 # over the whole network.
 # --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 import jaxgossip as jg
-from jaxgossip.sweep import METRICS, _put, sweep
+from jaxgossip.study.sweep import METRICS, _put, sweep
 
 
 def main():

@@ -10,7 +10,7 @@ import pytest
 
 import jaxgossip as jg
 from jaxgossip import theory
-from jaxgossip.synchronous import metropolis_mixing
+from jaxgossip.network.mixing import metropolis_mixing
 
 
 def _unit_total_rate(graph):

@@ -1,25 +1,36 @@
-"""Decentralized algorithms, one per module, registered by name."""
+"""Decentralized algorithms, one per module, registered by name.
 
-from jaxgossip.algorithms.a2cid2 import A2CiD2
-from jaxgossip.algorithms.ad_psgd import ADPSGD
-from jaxgossip.algorithms.async_gossip_sgd import AsyncGossipSGD
-from jaxgossip.algorithms.async_gradient_tracking import AsyncGradientTracking
-from jaxgossip.algorithms.base import Algorithm, hyperparameter
-from jaxgossip.algorithms.continuized_dual import ContinuizedDualGossip
-from jaxgossip.algorithms.dadao import DADAO
-from jaxgossip.algorithms.gossip import Gossip
+Event-driven methods live in ``asynchronous/``, round-based ones in
+``synchronous/``; ``registry.METHODS`` lists them all with family and counting.
+"""
 
-REGISTRY = {
-    "gossip": Gossip,
-    "async_gossip_sgd": AsyncGossipSGD,
-    "ad_psgd": ADPSGD,
-    "async_gradient_tracking": AsyncGradientTracking,
-    "a2cid2": A2CiD2,
-    "continuized_dual": ContinuizedDualGossip,
-    "dadao": DADAO,
-}
+from jaxgossip.algorithms.asynchronous.a2cid2 import A2CiD2
+from jaxgossip.algorithms.asynchronous.ad_psgd import ADPSGD
+from jaxgossip.algorithms.asynchronous.async_gossip_sgd import AsyncGossipSGD
+from jaxgossip.algorithms.asynchronous.async_gradient_tracking import AsyncGradientTracking
+from jaxgossip.algorithms.asynchronous.continuized_dual import ContinuizedDualGossip
+from jaxgossip.algorithms.asynchronous.dadao import DADAO
+from jaxgossip.algorithms.asynchronous.gossip import Gossip
+from jaxgossip.algorithms.base import (
+    Algorithm,
+    Oracle,
+    RoundCost,
+    SyncAlgorithm,
+    hyperparameter,
+    round_cost,
+)
+from jaxgossip.algorithms.registry import COUNTING, FAMILIES, METHODS, REGISTRY, Method, methods
 
 __all__ = [
+    "COUNTING",
+    "FAMILIES",
+    "METHODS",
+    "Method",
+    "Oracle",
+    "RoundCost",
+    "SyncAlgorithm",
+    "methods",
+    "round_cost",
     "A2CiD2",
     "ADPSGD",
     "REGISTRY",

@@ -14,7 +14,7 @@ engine uses). Then
 
 import numpy as np
 
-from jaxgossip.algorithms.a2cid2 import A2CiD2State
+from jaxgossip.algorithms.asynchronous.a2cid2 import A2CiD2State
 from tests.reference import gradient_of
 
 COMPUTE = 0

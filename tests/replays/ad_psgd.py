@@ -8,7 +8,7 @@ again; a communication on (i, j) averages x_i and x_j.
 
 import numpy as np
 
-from jaxgossip.algorithms.ad_psgd import ADPSGDState
+from jaxgossip.algorithms.asynchronous.ad_psgd import ADPSGDState
 from tests import reference
 
 COMPUTE = 0

@@ -7,7 +7,7 @@ Communication on (i, j): x_i, x_j and y_i, y_j are averaged. Start: y = g_last =
 
 import numpy as np
 
-from jaxgossip.algorithms.async_gradient_tracking import AsyncGradientTrackingState
+from jaxgossip.algorithms.asynchronous.async_gradient_tracking import AsyncGradientTrackingState
 from tests import reference
 
 COMPUTE = 0

@@ -14,7 +14,7 @@ and x_i = grad f_i*(y_i), x_j = grad f_j*(y_j). Compute events do nothing.
 
 import numpy as np
 
-from jaxgossip.algorithms.continuized_dual import DualState
+from jaxgossip.algorithms.asynchronous.continuized_dual import DualState
 from tests import reference
 
 COMPUTE = 0

@@ -8,7 +8,7 @@ states them.
 import numpy as np
 import scipy.linalg
 
-from jaxgossip.algorithms.dadao import DADAOState
+from jaxgossip.algorithms.asynchronous.dadao import DADAOState
 from tests import reference
 
 COMPUTE = 0

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.synchronous.katyusha import KatyushaState
-from jaxgossip.synchronous import round_key
+from jaxgossip.engine.rounds import round_key
 from tests import reference
 
 

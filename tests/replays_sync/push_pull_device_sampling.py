@@ -16,10 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.synchronous.push_pull_device_sampling import (
-    PushPullDeviceSamplingState,
-)
-from jaxgossip.synchronous import round_key
+from jaxgossip.algorithms.synchronous.push_pull_device_sampling import PushPullDeviceSamplingState
+from jaxgossip.engine.rounds import round_key
 from tests import reference
 
 

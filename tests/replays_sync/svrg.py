@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.synchronous.svrg import SVRGState
-from jaxgossip.synchronous import round_key
+from jaxgossip.engine.rounds import round_key
 from tests import reference
 
 

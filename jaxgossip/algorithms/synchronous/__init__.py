@@ -1,7 +1,7 @@
 """Synchronous (round-based) algorithms, one per module, registered by name.
 
-Each class is a ``jaxgossip.synchronous.SyncAlgorithm`` run by
-``jaxgossip.synchronous.simulate_rounds``: decentralized methods (D-SGD,
+Each class is a ``jaxgossip.algorithms.base.SyncAlgorithm`` run by
+``jaxgossip.engine.rounds.simulate_rounds``: decentralized methods (D-SGD,
 EXTRA, DIGing, Push-Pull, Push-Pull with device sampling, MSDA, OPAPC,
 ADOM+) and centralized references
 (gradient descent, Nesterov, SVRG, Katyusha).

@@ -67,9 +67,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous.msda import chebyshev_constants, chebyshev_gossip
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, TimeVaryingMixing, round_cost
+from jaxgossip.network.mixing import Mixing, TimeVaryingMixing
 
 
 class ADOMPlusState(NamedTuple):

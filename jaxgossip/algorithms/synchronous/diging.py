@@ -30,8 +30,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from jaxgossip.algorithms.base import hyperparameter
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, round_cost
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.network.mixing import Mixing
 
 #: Tuned constants of from_theory: alpha = min(WTILDE_STEP lambda_min(W~), GAP_STEP lambda_2) / L.
 WTILDE_STEP = 0.4

@@ -27,8 +27,8 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 
-from jaxgossip.algorithms.base import hyperparameter
-from jaxgossip.synchronous import Mixing, Oracle, RoundCost, SyncAlgorithm, round_cost
+from jaxgossip.algorithms.base import Oracle, RoundCost, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.network.mixing import Mixing
 
 
 class DSGD(SyncAlgorithm):

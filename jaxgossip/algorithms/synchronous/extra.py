@@ -28,8 +28,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from jaxgossip.algorithms.base import hyperparameter
-from jaxgossip.synchronous import Mixing, Oracle, RoundCost, SyncAlgorithm, round_cost
+from jaxgossip.algorithms.base import Oracle, RoundCost, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.network.mixing import Mixing
 
 #: from_theory's fraction of the admissible step 2 lambda_min(W~) / L.
 STEP_FRACTION = 0.5

@@ -27,9 +27,8 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
-from jaxgossip.synchronous import SyncAlgorithm, round_cost
 
 
 class GradientDescentState(eqx.Module):

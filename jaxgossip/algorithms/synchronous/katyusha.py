@@ -49,10 +49,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
 from jaxgossip.algorithms.synchronous.svrg import draw_index, epoch_length
-from jaxgossip.synchronous import SyncAlgorithm, round_cost
 
 
 class KatyushaState(eqx.Module):

@@ -54,8 +54,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, round_cost
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.network.mixing import Mixing
 
 
 class ChebyshevConstants(NamedTuple):

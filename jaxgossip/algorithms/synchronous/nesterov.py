@@ -27,9 +27,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
-from jaxgossip.synchronous import SyncAlgorithm, round_cost
 
 
 class NesterovState(eqx.Module):

@@ -41,9 +41,9 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous.msda import chebyshev_constants, chebyshev_gossip
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, round_cost
+from jaxgossip.network.mixing import Mixing
 
 
 class OPAPCState(NamedTuple):

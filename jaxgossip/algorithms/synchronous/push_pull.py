@@ -22,7 +22,7 @@ Neither is doubly stochastic unless the graph is regular (on a regular graph,
 R = C = the uniform-weight W and Push-Pull is DIGing). Applied in O(E d)
 through neighbour sums: R x = (x + A x) / (1 + deg), C y = (I + A)(y / (1 + deg)).
 
-Directed (``digraph``, a strongly connected ``jaxgossip.digraphs.Digraph``;
+Directed (``digraph``, a strongly connected ``jaxgossip.network.digraphs.Digraph``;
 ``mixing`` then only fixes n): information flows along the arcs,
 
     R_ij = 1 / (1 + indeg_i)   for j = i or arc j -> i   (i pulls from its in-neighbours)
@@ -62,10 +62,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
-from jaxgossip.digraphs import Digraph
-from jaxgossip.graphs import Graph
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, neighbor_sum, round_cost
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.network.digraphs import Digraph
+from jaxgossip.network.graphs import Graph
+from jaxgossip.network.mixing import Mixing, neighbor_sum
 
 #: Tuned constants of from_theory: alpha = min(MAX_STEP, GAP_STEP * gap(R)) / (L u^T v).
 MAX_STEP = 0.5
@@ -245,7 +245,7 @@ class PushPull(SyncAlgorithm):
 
     Args:
       step_size: alpha, the same at every node (an array leaf).
-      digraph: optional strongly connected ``Digraph`` (``jaxgossip.digraphs``)
+      digraph: optional strongly connected ``Digraph`` (``jaxgossip.network.digraphs``)
         to pull and push along, instead of the undirected ``mixing.graph``.
     """
 

@@ -51,10 +51,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous.push_pull import GAP_STEP, MAX_STEP, perron_gain, pull_gap
-from jaxgossip.graphs import Graph
-from jaxgossip.synchronous import Mixing, Oracle, SyncAlgorithm, neighbor_sum, round_cost
+from jaxgossip.network.graphs import Graph
+from jaxgossip.network.mixing import Mixing, neighbor_sum
 
 #: from_theory's default activation probability p.
 ACTIVATION_PROB = 0.5

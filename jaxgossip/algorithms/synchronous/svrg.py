@@ -38,9 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import hyperparameter
+from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
-from jaxgossip.synchronous import SyncAlgorithm, round_cost
 
 #: from_theory's constants (Johnson & Zhang 2013, after Theorem 1).
 STEP = 0.1  # eta = STEP / L

@@ -1,0 +1,1 @@
+"""Event-driven (asynchronous) algorithms, one per module."""

@@ -1,0 +1,5 @@
+"""``python -m jaxgossip.cli`` runs the command line."""
+
+from jaxgossip.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,461 @@
+"""``jaxgossip tradeoff CONFIG``: the computation/communication trade-off from a TOML file.
+
+For each graph, ``jaxgossip.study.tradeoff.explore`` runs every algorithm's
+``from_theory`` configuration at every rate ratio (communications per
+computation) until eps is reached; the command prints the medians over seeds
+of the computations, communications and simulated time to reach eps, the best
+ratio under each cost model, and saves per graph the Dataset
+``<graph>__tradeoff.npz`` (``jaxgossip.study.sweep.load_sweep`` reads it), the
+figures ``<graph>__frontier.png`` (``plot_frontier``) and ``<graph>__cost.png``
+(``plot_cost``, one subplot per cost model), and ``summary.txt``, the printed
+tables. Nothing is overwritten without ``--overwrite``.
+
+Schema (every key is checked as in experiment files: an unknown key is an
+error naming the file and the key path, with the closest valid key)::
+
+    name = "frontier"       # default: the file name without .toml
+    seed = 0                # key of the problem, the data split and random graphs
+    seeds = 4               # runs per algorithm and ratio
+    eps = 1e-4              # target f(x̄) − f*
+    ratios = [0.1, 1, 10]   # communications per computation, distinct and > 0
+    events_per_chunk = 20000    # runs advance chunk by chunk until eps or max_chunks
+    records_per_chunk = 20      # must divide events_per_chunk
+    max_chunks = 40
+    algorithms = ["async_gossip_sgd", "dadao", "a2cid2"]  # REGISTRY names, from_theory
+    costs = [[1.0, 0.1], [1.0, 1.0]]  # (c_grad, c_comm): cost = c_grad·computations
+                                      #   + c_comm·communications (default [[1, 1]])
+    float64 = false         # run in float64 (for eps below float32's resolution)
+
+    [problem]               # as in experiment files (jaxgossip/experiment.py)
+    kind = "quadratic"
+    num_nodes = 16
+    dim = 8
+
+    [graph]                 # or several [[graphs]] with distinct labels, as in
+    kind = "ring"           #   experiment files
+
+    [output]
+    dir = "results/frontier"    # default results/<name>
+
+Defaults of the rest: seeds 4, eps 1e-4, ratios [0.1, 0.3, 1, 3, 10, 30, 100],
+events_per_chunk 20000, records_per_chunk 20, max_chunks 40; ``algorithms`` is
+required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from jaxgossip.study.experiment import (
+    ExperimentError,
+    ProblemSpec,
+    _graphs,
+    _problem,
+    _Table,
+    _unknown,
+    build_graph,
+    build_problem,
+    name_and_seed,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_TOP = (
+    "name",
+    "seed",
+    "seeds",
+    "eps",
+    "ratios",
+    "events_per_chunk",
+    "records_per_chunk",
+    "max_chunks",
+    "algorithms",
+    "costs",
+    "float64",
+    "problem",
+    "graph",
+    "graphs",
+    "output",
+)
+DEFAULT_RATIOS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeoffConfig:
+    """A checked trade-off file; ``build_problem``/``build_graph`` accept it as an experiment."""
+
+    file: str
+    name: str
+    seed: int
+    seeds: int
+    eps: float
+    ratios: tuple  # of float, as written
+    events_per_chunk: int
+    records_per_chunk: int
+    max_chunks: int
+    algorithms: tuple  # of REGISTRY names
+    costs: tuple  # of (c_grad, c_comm)
+    float64: bool
+    problem: ProblemSpec
+    graphs: tuple  # of GraphSpec
+    output_dir: str
+
+
+def load_config(path) -> TradeoffConfig:
+    """Reads and checks a trade-off file.
+
+    Raises:
+      FileNotFoundError: no such file.
+      ExperimentError: invalid TOML, or a key that does not follow the schema.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+        try:
+            config = tomllib.load(file)
+        except tomllib.TOMLDecodeError as error:
+            raise ExperimentError(path, "", f"invalid TOML: {error}") from None
+    return parse_config(
+        config,
+        file=path,
+        base_dir=os.path.dirname(os.path.abspath(path)),
+        name=os.path.splitext(os.path.basename(path))[0],
+    )
+
+
+def parse_config(
+    config: dict, *, file: str = "<tradeoff>", base_dir=".", name: str = "tradeoff"
+) -> TradeoffConfig:
+    """Checks a parsed trade-off file (the dict ``tomllib`` returns); see the module docstring."""
+    top = _Table(file, "", config)
+    top.done(valid=_TOP)  # a misspelt table name first: it explains what seems missing
+    name, seed = name_and_seed(top, name)
+    counts = {}
+    for key, default in (
+        ("seeds", 4),
+        ("events_per_chunk", 20_000),
+        ("records_per_chunk", 20),
+        ("max_chunks", 40),
+    ):
+        counts[key] = top.get(key, int, default)
+        if counts[key] < 1:
+            raise top.error(key, f"expected an integer >= 1, got {counts[key]}")
+    if counts["events_per_chunk"] % counts["records_per_chunk"]:
+        raise top.error(
+            "events_per_chunk",
+            f"expected a multiple of records_per_chunk = {counts['records_per_chunk']}, "
+            f"got {counts['events_per_chunk']}",
+        )
+    eps = top.get("eps", float, 1e-4)
+    if not eps > 0:
+        raise top.error("eps", f"expected a number > 0, got {eps}")
+    ratios = _ratios(top)
+    algorithms = _algorithm_names(top)
+    costs = _costs(top)
+    float64 = top.get("float64", bool, False)
+    problem = _problem(top.table("problem"), os.fspath(base_dir))
+    graphs = _graphs(top, problem, seed)
+    output = top.table("output", required=False)
+    output_dir = output.get("dir", str, os.path.join("results", name))
+    output.done()
+    top.done()
+    return TradeoffConfig(
+        file=file,
+        name=name,
+        seed=seed,
+        eps=eps,
+        ratios=ratios,
+        algorithms=algorithms,
+        costs=costs,
+        float64=float64,
+        problem=problem,
+        graphs=graphs,
+        output_dir=output_dir,
+        **counts,
+    )
+
+
+def _array(top: _Table, key: str, default):
+    top.read.add(key)
+    value = top.data.get(key, default)
+    if not isinstance(value, list) or not value:
+        raise top.error(key, f"expected a non-empty array, got {value!r}")
+    return value
+
+
+def _ratios(top: _Table) -> tuple:
+    values = _array(top, "ratios", list(DEFAULT_RATIOS))
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise top.error("ratios", f"expected an array of numbers, got {value!r}")
+        if not (0 < value < math.inf):
+            raise top.error("ratios", f"expected ratios > 0 and finite, got {value}")
+    if len(set(values)) != len(values):
+        raise top.error("ratios", f"expected distinct ratios, got {values}")
+    return tuple(float(v) for v in values)
+
+
+def _algorithm_names(top: _Table) -> tuple:
+    from jaxgossip.algorithms import REGISTRY
+
+    if "algorithms" not in top.data:
+        raise top.error("algorithms", "missing; expected an array of algorithm names")
+    names = _array(top, "algorithms", None)
+    for k, name in enumerate(names):
+        if not isinstance(name, str):
+            raise top.error(f"algorithms[{k}]", f"expected an algorithm name, got {name!r}")
+        if name not in REGISTRY:
+            raise top.error(f"algorithms[{k}]", _unknown("algorithm", name, sorted(REGISTRY)))
+    if len(set(names)) != len(names):
+        raise top.error("algorithms", f"expected distinct names, got {names}")
+    return tuple(names)
+
+
+def _costs(top: _Table) -> tuple:
+    pairs = _array(top, "costs", [[1.0, 1.0]])
+    checked = []
+    for k, pair in enumerate(pairs):
+        numbers = isinstance(pair, list) and all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in pair
+        )
+        if not numbers or len(pair) != 2:
+            raise top.error(f"costs[{k}]", f"expected a pair [c_grad, c_comm], got {pair!r}")
+        if not all(0 <= c < math.inf for c in pair) or not any(pair):
+            raise top.error(
+                f"costs[{k}]", f"expected prices >= 0 and finite, not both 0, got {pair}"
+            )
+        checked.append((float(pair[0]), float(pair[1])))
+    return tuple(checked)
+
+
+# --- running ------------------------------------------------------------------------
+
+
+def output_paths(config: TradeoffConfig) -> list[str]:
+    """Every file ``run_config`` writes, in ``config.output_dir``."""
+    names = [
+        f"{g.label}__{suffix}"
+        for g in config.graphs
+        for suffix in ("tradeoff.npz", "frontier.png", "cost.png")
+    ]
+    return [os.path.join(config.output_dir, name) for name in (*names, "summary.txt")]
+
+
+def run_config(config: TradeoffConfig, *, overwrite: bool = False, progress=print) -> dict:
+    """Explores every graph of ``config``, saves datasets, figures and summary.txt.
+
+    Returns:
+      graph label -> the explorer's Dataset, in run order.
+
+    Raises:
+      FileExistsError: an output file exists and ``overwrite`` is False (before
+        anything runs).
+      ExperimentError: the problem or a graph cannot be built.
+    """
+    import contextlib
+
+    import jax
+
+    # float64 = false leaves the precision as it is (a caller may have enabled x64).
+    with jax.enable_x64(True) if config.float64 else contextlib.nullcontext():
+        return _run_config(config, overwrite=overwrite, progress=progress or (lambda line: None))
+
+
+def _run_config(config: TradeoffConfig, *, overwrite: bool, progress) -> dict:
+    from jaxgossip.io import atomic_write
+    from jaxgossip.plot import plot_cost, plot_frontier
+    from jaxgossip.study.sweep import save_sweep
+    from jaxgossip.study.tradeoff import explore
+
+    out = config.output_dir
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FileExistsError(f"the output folder {out!r} is a file.")
+    existing = [p for p in output_paths(config) if os.path.exists(p)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{len(existing)} output file(s) exist already: {', '.join(existing)}; pass "
+            "--overwrite to replace them, or choose another --out."
+        )
+    problem = build_problem(config)
+    graphs = [(spec, build_graph(config, spec)) for spec in config.graphs]
+    os.makedirs(out, exist_ok=True)
+    results, tables = {}, []
+    for k, (spec, graph) in enumerate(graphs):
+        progress(
+            f"[{k + 1}/{len(graphs)}] {spec.label}: {len(config.algorithms)} algorithm(s) x "
+            f"{len(config.ratios)} ratio(s) x {config.seeds} seed(s), up to "
+            f"{config.max_chunks} x {config.events_per_chunk:,} events"
+        )
+        start = time.perf_counter()
+        ds = explore(
+            problem,
+            graph,
+            {name: name for name in config.algorithms},
+            ratios=list(config.ratios),
+            eps=config.eps,
+            seeds=config.seeds,
+            events_per_chunk=config.events_per_chunk,
+            records_per_chunk=config.records_per_chunk,
+            max_chunks=config.max_chunks,
+            graph_name=spec.label,
+        )
+        ds.attrs.update(graph_kind=spec.kind, tradeoff=config.name)
+        progress(f"    {time.perf_counter() - start:.1f} s")
+        base = os.path.join(out, spec.label)
+        save_sweep(f"{base}__tradeoff.npz", ds, overwrite=overwrite)
+        for suffix, figure in (
+            ("frontier", plot_frontier(ds)),
+            ("cost", plot_cost(ds, costs=config.costs)),
+        ):
+            atomic_write(
+                f"{base}__{suffix}.png",
+                lambda f, figure=figure: figure.savefig(f, format="png", dpi=120),
+                overwrite=overwrite,
+            )
+        tables.append(summary_table(ds, config.costs))
+        results[spec.label] = ds
+    text = "\n\n".join(tables)
+    atomic_write(
+        os.path.join(out, "summary.txt"),
+        lambda f: f.write((text + "\n").encode("utf-8")),
+        overwrite=overwrite,
+    )
+    return results
+
+
+def summary_table(ds, costs=((1.0, 1.0),)) -> str:
+    """The explorer's results as text: medians to eps per algorithm x ratio, best ratios.
+
+    Counts are medians over seeds (``jaxgossip.study.tradeoff.medians``), ``-`` where
+    more than half the seeds did not reach eps; the best ratio of each cost model
+    comes from ``jaxgossip.study.tradeoff.best_ratios``.
+    """
+    from jaxgossip.study.tradeoff import best_ratios, medians
+
+    med = medians(ds)
+    attrs = ds.attrs
+    num_seeds = ds.sizes["seed"]
+    header = ("algorithm", "ratio", "reached", "computations", "communications", "time")
+    rows = []
+    for label in ds["algorithm"].values:
+        for ratio in np.sort(ds["ratio"].values):
+            point = dict(algorithm=label, ratio=ratio)
+            reached = int(np.sum(np.isfinite(ds["computations"].sel(point).values)))
+            diverged = int(np.sum(ds["diverged"].sel(point).values))
+            rows.append(
+                (
+                    str(label),
+                    f"{ratio:g}",
+                    f"{reached}/{num_seeds}" + (f" ({diverged} diverged)" if diverged else ""),
+                    _number(med["computations"].sel(point), "{:,.0f}"),
+                    _number(med["communications"].sel(point), "{:,.0f}"),
+                    _number(med["time"].sel(point), "{:,.4g}"),
+                )
+            )
+    sizes = f"{attrs.get('num_nodes', '?')} nodes, {attrs.get('num_edges', '?')} edges"
+    lines = [
+        f"{attrs.get('graph', 'graph')} ({sizes}): to reach f(x̄) − f* <= "
+        f"{float(attrs.get('eps', math.nan)):g}, medians over {num_seeds} seeds; ratio = "
+        "communications per computation",
+        _format_rows(header, rows),
+    ]
+    if "lower_computations" in attrs:
+        lines.append(
+            f"lower bounds ({attrs.get('bound_source', '?')}), up to constants: "
+            f"computations >= {float(attrs['lower_computations']):,.4g}, "
+            f"communications >= {float(attrs.get('lower_communications', math.nan)):,.4g}"
+        )
+    header = ("cost model", *map(str, ds["algorithm"].values))
+    rows = []
+    for c_grad, c_comm in costs:
+        best = best_ratios(ds, c_grad=c_grad, c_comm=c_comm)
+        cells = []
+        for label in ds["algorithm"].values:
+            ratio, cost = best.get(str(label), (None, None))
+            if ratio is None or not np.isfinite(ratio) or not np.isfinite(cost):
+                cells.append("not reached")
+            else:
+                cells.append(f"ratio {ratio:g}, cost {cost:,.4g}")
+        rows.append((f"{c_grad:g}·computations + {c_comm:g}·communications", *cells))
+    lines += ["", "best ratio (median cost over seeds) under each cost model:"]
+    lines.append(_format_rows(header, rows))
+    return "\n".join(lines)
+
+
+def _number(value, form: str) -> str:
+    value = float(value)
+    return form.format(value) if np.isfinite(value) else "-"
+
+
+def _format_rows(header, rows) -> str:
+    from jaxgossip.study.experiment import _width
+
+    widths = [max(_width(h), *(_width(row[c]) for row in rows)) for c, h in enumerate(header)]
+
+    def line(cells):  # the first column (labels) aligns left, the others right
+        return "  ".join(
+            c + " " * (w - _width(c)) if k == 0 else " " * (w - _width(c)) + c
+            for k, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+# --- the command --------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``jaxgossip tradeoff``."""
+    parser.add_argument("config", metavar="CONFIG.toml", help="the trade-off file")
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: [output] dir of the file)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace output files that already exist"
+    )
+
+
+def run_cli(args) -> int:
+    """Runs ``jaxgossip tradeoff``; returns the exit code (2 for a bad file or refusal)."""
+    try:
+        config = load_config(args.config)
+    except (OSError, ExperimentError) as error:
+        return _error(str(error))
+    if args.out is not None:
+        config = dataclasses.replace(config, output_dir=args.out)
+    existing = [p for p in output_paths(config) if os.path.exists(p)]
+    if existing and not args.overwrite:  # checked before anything runs; run_config checks again
+        shown = ", ".join(os.path.basename(p) for p in existing[:6])
+        more = f" and {len(existing) - 6} more" if len(existing) > 6 else ""
+        return _error(
+            f"{config.output_dir!r} already holds {shown}{more}; pass --overwrite to replace "
+            "them, or choose another --out."
+        )
+    print(f"jaxgossip tradeoff: {config.name} (each graph compiles first) ...", flush=True)
+    try:
+        results = run_config(
+            config, overwrite=args.overwrite, progress=lambda line: print(line, flush=True)
+        )
+    except (FileExistsError, ExperimentError) as error:
+        return _error(str(error))
+    print()
+    for ds in results.values():
+        print(summary_table(ds, config.costs), end="\n\n")
+    print(f"results saved in {os.path.abspath(config.output_dir)}:")
+    for path in output_paths(config):
+        print(f"  {path}")
+    return 0
+
+
+def _error(message: str) -> int:
+    print(f"jaxgossip tradeoff: error: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,128 @@
+"""What a run returns, and how both engines assemble it.
+
+The event engine and the round engine record the same metrics into the same
+``Trace``: record 0 is the initial state, then one record per chunk of events
+or rounds. ``assemble_trace`` turns a scan's per-chunk records into that Trace
+(cumulative counters, bytes, the initial record prepended), so the two
+engines cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+
+class Trace(eqx.Module):
+    """What a run returns: ``num_records + 1`` records, record 0 being the initial state.
+
+    Record r is taken after r * num_events / num_records events.
+    """
+
+    time: jax.Array  # (R+1,) simulated time of the record's last event
+    num_computations: jax.Array  # (R+1,) int32, cumulative compute events
+    num_communications: jax.Array  # (R+1,) int32, cumulative communication events
+    bytes_sent: jax.Array  # (R+1,) float, cumulative bytes exchanged by communications
+    suboptimality: jax.Array  # (R+1,) f(x_bar) - f*, x_bar the network average
+    mean_suboptimality: jax.Array  # (R+1,) (1/n) sum_i f(x_i) - f*
+    consensus: jax.Array  # (R+1,) (1/n) sum_i ||x_i - x_bar||^2
+    diverged: jax.Array  # (R+1,) bool, a non-finite value has appeared by this record
+    final_state: Any  # the algorithm's network state after the last event, leaves (n, ...)
+
+
+# The Trace fields that hold one value per record (all but final_state).
+RECORDED = (
+    "time",
+    "num_computations",
+    "num_communications",
+    "bytes_sent",
+    "suboptimality",
+    "mean_suboptimality",
+    "consensus",
+    "diverged",
+)
+
+
+def initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
+    if x0 is None:
+        return jnp.zeros((num_nodes, dim), dtype)
+    x0 = jnp.asarray(x0, dtype)
+    if x0.shape == (dim,):
+        return jnp.broadcast_to(x0, (num_nodes, dim))
+    if x0.shape == (num_nodes, dim):
+        return x0
+    raise ValueError(
+        f"simulate: x0 must have shape ({dim},) or ({num_nodes}, {dim}); got {x0.shape}."
+    )
+
+
+def check_run_sizes(
+    caller: str, problem, num_nodes: int, steps_name: str, steps: int, num_records: int
+) -> None:
+    """ValueErrors naming ``caller``: node counts differ, or records do not divide steps."""
+    if problem.num_nodes != num_nodes:
+        raise ValueError(
+            f"{caller}: the problem has {problem.num_nodes} nodes but the graph has {num_nodes}."
+        )
+    if num_records < 1 or steps < 1 or steps % num_records:
+        raise ValueError(
+            f"{caller}: {steps_name}={steps} must be a positive multiple of "
+            f"num_records={num_records}."
+        )
+
+
+def network_metrics(problem, xs, state, node_suboptimality: bool = True) -> dict:
+    """One record's metrics of the iterates xs (n, d) of a network state.
+
+    The run is diverged once the state or a metric is non-finite (a finite state
+    can still overflow f).
+    """
+    x_bar = jnp.mean(xs, axis=0)
+    if node_suboptimality:
+        mean_suboptimality = jnp.mean(problem.values(xs)) - problem.f_star
+    else:
+        mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
+    metrics = dict(
+        suboptimality=problem.value(x_bar) - problem.f_star,
+        mean_suboptimality=mean_suboptimality,
+        consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
+    )
+    finite = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]
+    finite += [jnp.isfinite(metrics[name]) for name in ("suboptimality", "consensus")]
+    metrics["diverged"] = ~jnp.all(jnp.array(finite))
+    return metrics
+
+
+def assemble_trace(initial: dict, records: dict, start_time, bytes_per_message, final_state):
+    """The Trace of a run from its initial metrics and its per-chunk records.
+
+    Args:
+      initial: ``network_metrics`` of the initial state.
+      records: per-chunk arrays (R,): the ``network_metrics`` fields, ``time``
+        (simulated time at the chunk's end) and the chunk's own
+        ``num_computations`` / ``num_communications``.
+      start_time: simulated time of record 0 (its dtype is the time dtype).
+      bytes_per_message: bytes of one communication.
+      final_state: the network state after the run.
+    """
+
+    def with_initial(name, value):
+        return jnp.concatenate([jnp.asarray(value, records[name].dtype)[None], records[name]])
+
+    num_computations = jnp.cumsum(with_initial("num_computations", 0))
+    num_communications = jnp.cumsum(with_initial("num_communications", 0))
+    start_time = jnp.asarray(start_time)
+    return Trace(
+        time=with_initial("time", start_time),
+        num_computations=num_computations,
+        num_communications=num_communications,
+        bytes_sent=num_communications.astype(start_time.dtype) * bytes_per_message,
+        suboptimality=with_initial("suboptimality", initial["suboptimality"]),
+        mean_suboptimality=with_initial("mean_suboptimality", initial["mean_suboptimality"]),
+        consensus=with_initial("consensus", initial["consensus"]),
+        diverged=with_initial("diverged", initial["diverged"]),
+        final_state=final_state,
+    )

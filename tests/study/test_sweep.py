@@ -1,0 +1,280 @@
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import xarray as xr
+
+import jaxgossip as jg
+from jaxgossip.study.sweep import (
+    METRICS,
+    best,
+    divergence_summary,
+    load_sweep,
+    over_seeds,
+    save_sweep,
+    sweep,
+    to_dataframe,
+    to_reach,
+)
+
+NUM_EVENTS, NUM_RECORDS = 2000, 10
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _problem(heterogeneity=1.0):
+    return jg.problems.quadratic(jax.random.key(0), 8, 3, heterogeneity=heterogeneity)
+
+
+def _sweep(algorithm=jg.algorithms.AsyncGossipSGD, problem=None, clocks=None, **kwargs):
+    problem = _problem() if problem is None else problem
+    clocks = jg.Clocks(jg.graphs.ring(8)) if clocks is None else clocks
+    kwargs = dict(num_events=NUM_EVENTS, num_records=NUM_RECORDS) | kwargs
+    return sweep(algorithm, problem, clocks, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def with_divergence():
+    """Step sizes 0.01 < 0.1 (both stable, L = 10) and 1.0 (diverges), 3 seeds."""
+    return _sweep(
+        problem=_problem(heterogeneity=0.0),
+        grid={"step_size": [0.01, 0.1, 1.0], "comm_rate": [1.0, 4.0]},
+        seeds=3,
+    )
+
+
+@pytest.mark.parametrize("with_key", [False, True])
+def test_sweep_equals_single_runs(with_key):
+    problem, graph = _problem(), jg.graphs.ring(8)
+    compute_rate = np.linspace(0.5, 1.5, 8)  # heterogeneous: the grid scales, keeps the shape
+    base = jg.Clocks(graph, compute_rate=compute_rate, comm_rate=1.0)
+    step_sizes, comm_rates, seeds = [0.05, 0.1], [0.5, 2.0], [0, 3]
+    key = jax.random.key(42) if with_key else None
+    ds = _sweep(
+        problem=problem,
+        clocks=base,
+        grid={"step_size": step_sizes, "comm_rate": comm_rates},
+        seeds=seeds,
+        key=key,
+    )
+    assert ds["suboptimality"].dims == ("step_size", "comm_rate", "seed", "record")
+    assert ds["suboptimality"].shape == (2, 2, 2, NUM_RECORDS + 1)
+    for lr in step_sizes:
+        for rate in comm_rates:
+            for s in seeds:
+                run_key = jax.random.fold_in(key, s) if with_key else jax.random.key(s)
+                trace = jg.simulate(
+                    run_key,
+                    jg.algorithms.AsyncGossipSGD(step_size=lr),
+                    problem,
+                    jg.Clocks(graph, compute_rate=compute_rate, comm_rate=rate),
+                    num_events=NUM_EVENTS,
+                    num_records=NUM_RECORDS,
+                )
+                point = ds.sel(step_size=lr, comm_rate=rate, seed=s)
+                for name in METRICS:
+                    np.testing.assert_allclose(
+                        point[name], getattr(trace, name), rtol=1e-5, atol=0, err_msg=name
+                    )
+
+
+def test_one_compilation_for_many_padded_batches():
+    traces = []
+
+    def counting(step_size):
+        if isinstance(step_size, jax.core.Tracer):
+            traces.append(step_size)
+        return jg.algorithms.AsyncGossipSGD(step_size=step_size)
+
+    grid = {"step_size": np.linspace(0.02, 0.1, 7)}
+    batched = _sweep(counting, grid=grid, seeds=2, max_batch=4)  # 14 runs: 4 batches, 2 padded
+    assert len(traces) == 1
+    _sweep(counting, grid={"step_size": np.linspace(0.01, 0.05, 5)}, seeds=[7, 8], max_batch=4)
+    assert len(traces) == 1  # new values, same batch shape: the compiled sweep is reused
+    whole = _sweep(jg.algorithms.AsyncGossipSGD, grid=grid, seeds=2, max_batch=64)
+    xr.testing.assert_allclose(batched, whole, rtol=1e-6, atol=0)  # ignores attrs
+
+
+def test_divergence_is_flagged_masked_and_reported(with_divergence):
+    ds = with_divergence
+    bad = ds.sel(step_size=1.0)
+    assert bool(bad["diverged"].isel(record=-1).all())
+    assert not bool(ds["diverged"].sel(step_size=[0.01, 0.1]).any())
+    # Once diverged, stays diverged; metrics masked there, counters kept.
+    flags = bad["diverged"].values
+    assert np.all(flags[..., 1:] >= flags[..., :-1])
+    for name in ("suboptimality", "mean_suboptimality", "consensus"):
+        assert np.all(np.isnan(bad[name].values[flags]))
+        assert np.all(np.isfinite(bad[name].values[~flags]))
+    assert np.all(np.isfinite(bad["time"].values))
+    summary = divergence_summary(ds)
+    assert summary == [
+        {"step_size": 1.0, "comm_rate": 1.0, "num_diverged_seeds": 3, "num_seeds": 3},
+        {"step_size": 1.0, "comm_rate": 4.0, "num_diverged_seeds": 3, "num_seeds": 3},
+    ]
+
+
+def test_best_picks_the_fastest_stable_step_size(with_divergence):
+    ds = with_divergence
+    final = best(ds, criterion="final")
+    assert final["step_size"] == 0.1
+    eps = 1e-3 * float(ds["suboptimality"].isel(record=0).max())
+    fastest = best(ds, criterion="to_reach", eps=eps)
+    assert fastest["step_size"] == 0.1
+    reach = over_seeds(to_reach(ds, eps), quantiles=(0.5,)).sel(quantile=0.5)
+    assert fastest["score"] == float(reach.sel(step_size=0.1).min())
+    with pytest.raises(ValueError, match="every configuration"):
+        best(ds.sel(step_size=[1.0]))
+
+
+def test_to_reach_matches_a_manual_computation(with_divergence):
+    ds = with_divergence
+    eps = 1e-2 * float(ds["suboptimality"].isel(record=0).max())
+    for by in ("num_computations", "num_communications", "time"):
+        result = to_reach(ds, eps, by=by)
+        assert result.dims == ("step_size", "comm_rate", "seed")
+        sub, budget = ds["suboptimality"].values, ds[by].values
+        expected = np.full(sub.shape[:-1], np.nan)
+        for index in np.ndindex(*sub.shape[:-1]):
+            hits = np.flatnonzero(sub[index] <= eps)
+            if hits.size:
+                expected[index] = budget[index][hits[0]]
+        np.testing.assert_allclose(result.values, expected, rtol=0, atol=0)
+    assert np.all(np.isnan(to_reach(ds, eps).sel(step_size=1.0)))
+    assert not np.any(np.isnan(to_reach(ds, eps).sel(step_size=0.1)))
+
+
+def test_over_seeds_shapes(with_divergence):
+    ds = with_divergence
+    stats = over_seeds(ds)
+    assert stats["suboptimality"].dims == ("quantile", "step_size", "comm_rate", "record")
+    assert stats["suboptimality"].shape == (3, 3, 2, NUM_RECORDS + 1)
+    np.testing.assert_array_equal(stats["quantile"], [0.1, 0.5, 0.9])
+    np.testing.assert_allclose(
+        stats["suboptimality"].sel(quantile=0.5),
+        ds["suboptimality"].median("seed"),
+        rtol=1e-6,
+    )
+    assert float(stats["diverged_fraction"].sel(step_size=1.0).isel(record=-1).min()) == 1.0
+    reach = over_seeds(to_reach(ds, 1e-3), quantiles=(0.25, 0.75))
+    assert reach.shape == (2, 3, 2)
+    frame = to_dataframe(ds)
+    assert len(frame) == ds["suboptimality"].size
+    assert {"step_size", "comm_rate", "seed", "record", "suboptimality"} <= set(frame.columns)
+
+
+def test_save_load_roundtrip(with_divergence, tmp_path):
+    ds = with_divergence
+    path = tmp_path / "sweep.npz"
+    save_sweep(path, ds)
+    loaded = load_sweep(path)
+    xr.testing.assert_identical(loaded, ds)
+    for name in [*ds.data_vars, *ds.coords]:
+        assert loaded[name].dtype == ds[name].dtype, name
+        assert loaded[name].dims == ds[name].dims, name
+    assert loaded.attrs == ds.attrs
+    with pytest.raises(FileExistsError):
+        save_sweep(path, ds)
+    save_sweep(path, ds.isel(seed=[0]), overwrite=True)
+    assert load_sweep(path).sizes["seed"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep.npz"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(grid={"step_size": []}), "non-empty 1-D"),
+        (dict(grid={"step_size": [[0.1, 0.2]]}), "non-empty 1-D"),
+        (dict(grid={"stepsize": [0.1]}), r"unknown hyperparameter\(s\) \['stepsize'\].*step_size"),
+        (dict(grid={"step_size": [0.1], "seed": [1]}), "reserved"),
+        (dict(grid={"step_size": [0.1], "record": [1]}), "reserved"),
+        (dict(grid={"step_size": ["a"]}), "numeric"),
+        (dict(grid={"step_size": [0.1], "comm_rate": [-1.0]}), "finite, >= 0"),
+        (dict(grid={"step_size": [0.1]}, max_batch=0), "max_batch"),
+        (dict(grid={"step_size": [0.1]}, seeds=0), "seeds"),
+        (dict(grid={"step_size": [0.1]}, num_events=1001), "multiple"),
+        (dict(), "cannot build AsyncGossipSGD"),  # step_size missing
+    ],
+)
+def test_bad_inputs_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _sweep(**kwargs)
+
+
+def test_sharded_sweep_equals_single_device():
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "sharded_sweep_check.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_chunked_sweep_equals_chunked_single_runs():
+    problem, clocks = _problem(), jg.Clocks(jg.graphs.ring(8), 1.0, 2.0)
+    ds = _sweep(
+        problem=problem,
+        clocks=clocks,
+        grid={"step_size": [0.05, 0.1]},
+        seeds=2,
+        num_chunks=5,
+        max_batch=3,
+    )
+    for s, step_size in enumerate([0.05, 0.1]):
+        for seed in range(2):
+            single = jg.simulate_in_chunks(
+                jax.random.key(seed),
+                jg.algorithms.AsyncGossipSGD(step_size=step_size),
+                problem,
+                clocks,
+                num_events=NUM_EVENTS,
+                num_records=NUM_RECORDS,
+                num_chunks=5,
+                progress=False,
+            )
+            for name in ("time", "num_computations", "suboptimality", "consensus"):
+                np.testing.assert_allclose(
+                    ds[name].values[s, seed], getattr(single, name), rtol=1e-5, atol=1e-7
+                )
+
+
+def test_interrupted_sweep_resumes_bit_for_bit(tmp_path, monkeypatch, capsys):
+    import jaxgossip.engine.long_run as long_run
+
+    kwargs = dict(grid={"step_size": [0.05, 0.1, 0.2]}, seeds=2, num_chunks=5, max_batch=4)
+    uninterrupted = _sweep(**kwargs)
+    prefix = tmp_path / "sweep"
+    real_save = long_run.io.save_traces
+    saves = []
+
+    def save_then_crash(path, *args, **kw):
+        real_save(path, *args, **kw)
+        saves.append(path)
+        if len(saves) == 7:  # batch 0 done (5 chunks), batch 1 after 2 chunks
+            raise _Interrupted
+
+    monkeypatch.setattr(long_run.io, "save_traces", save_then_crash)
+    with pytest.raises(_Interrupted):
+        _sweep(checkpoint=prefix, progress=True, **kwargs)
+    assert "events/s" in capsys.readouterr().err
+    saves.clear()
+    resumed = _sweep(checkpoint=prefix, resume=True, **kwargs)
+    assert len(saves) == 3  # only batch 1's last 3 chunks ran again
+    xr.testing.assert_identical(uninterrupted.drop_attrs(), resumed.drop_attrs())
+    with pytest.raises(ValueError, match="need num_chunks > 1"):
+        _sweep(checkpoint=prefix, **(kwargs | {"num_chunks": 1}))
