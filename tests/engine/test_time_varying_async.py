@@ -1,4 +1,4 @@
-"""Asynchronous runs on time-varying networks (``jaxgossip.engine.time_varying``), and DADAO on them.
+"""Asynchronous runs on time-varying networks (``engine.time_varying``), and DADAO on them.
 
 DADAO's time-varying analysis (Nabli & Oyallon) asks chi1 chi2 <= 1/2 of every
 phase's rate-weighted Laplacian; with each phase at its own least rate

@@ -10,9 +10,9 @@ import jaxgossip as jg
 from jaxgossip.algorithms.synchronous.adom_plus import ADOMPlus, ADOMPlusMultiConsensus
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
-from tests.replays_sync import adom_plus as adom_replay
 from tests.algorithms.synchronous.test_msda import loglog_slope, rounds_to
 from tests.algorithms.synchronous.test_opapc import assert_linear
+from tests.replays_sync import adom_plus as adom_replay
 
 N, DIM = 8, 4
 

@@ -11,8 +11,8 @@ from jaxgossip.algorithms.synchronous.msda import chebyshev_constants
 from jaxgossip.algorithms.synchronous.opapc import OPAPC
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
-from tests.replays_sync import opapc as opapc_replay
 from tests.algorithms.synchronous.test_msda import loglog_slope, rounds_to
+from tests.replays_sync import opapc as opapc_replay
 
 N, DIM = 8, 4
 

@@ -1,4 +1,4 @@
-"""Push-Pull (Pu, Shi, Xu, Nedić, IEEE TAC 2021) on directed graphs (``jaxgossip.network.digraphs``).
+"""Push-Pull (Pu, Shi, Xu, Nedić, IEEE TAC 2021) on directed graphs (``network.digraphs``).
 
 The digraphs: the directed ring of 8 (R = C = (I + P) / 2, doubly stochastic
 but not symmetric) and a directed ring plus random extra arcs (irregular, so
