@@ -13,7 +13,8 @@ import math
 
 import numpy as np
 
-from jaxgossip.network.graphs import Graph, effective_resistances, laplacian
+from jaxgossip.network.graphs import Graph
+from jaxgossip.network.spectral import rate_laplacian_constants
 
 DESCRIPTIONS = {
     "num_nodes": "n, nodes",
@@ -69,16 +70,8 @@ def graph_constants(graph: Graph, comm_rate=1.0) -> dict:
     Raises:
       ValueError: bad rates, or the edges of positive rate do not connect the graph.
     """
-    rates = np.broadcast_to(np.asarray(comm_rate, dtype=np.float64), (graph.num_edges,))
-    lap = laplacian(graph, rates)  # validates the rates
-    eigenvalues = np.linalg.eigvalsh(lap)
-    lambda_2, lambda_max = float(eigenvalues[1]), float(eigenvalues[-1])
-    if not lambda_2 > 1e-12 * max(lambda_max, np.finfo(np.float64).tiny):
-        raise ValueError(
-            "graph_constants: the edges of positive communication rate do not connect the "
-            "graph (lambda_2 of the rate-weighted Laplacian is 0)."
-        )
-    resistances = effective_resistances(graph, rates)[rates > 0]
+    c = rate_laplacian_constants(graph, comm_rate, caller="graph_constants")
+    lambda_2, lambda_max = c["lambda_2"], c["lambda_max"]
     return {
         "num_nodes": graph.num_nodes,
         "num_edges": graph.num_edges,
@@ -86,8 +79,8 @@ def graph_constants(graph: Graph, comm_rate=1.0) -> dict:
         "lambda_max": lambda_max,
         "spectral_gap": lambda_2 / lambda_max,
         "adom_chi": lambda_max / lambda_2,
-        "chi1": 1.0 / lambda_2,
-        "chi2": float(0.5 * resistances.max()),
+        "chi1": c["chi1"],
+        "chi2": c["chi2"],
         "gossip_rate": lambda_2 / 2,
     }
 

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
-from jaxgossip.network.graphs import effective_resistances, laplacian_spectrum
+from jaxgossip.network.spectral import chi_constants
 
 
 class A2CiD2State(NamedTuple):
@@ -59,18 +59,10 @@ class A2CiD2State(NamedTuple):
 def graph_constants(clocks) -> tuple[float, float]:
     """(chi1, chi2) of the communication-rate-weighted Laplacian (NumPy float64).
 
-    chi1 = 1 / lambda_2 and chi2 = max over edges of half the effective resistance.
+    chi1 = 1 / lambda_2 and chi2 = max over edges of half the effective resistance
+    (``jaxgossip.network.spectral``).
     """
-    rates = np.asarray(clocks.comm_rate, np.float64)
-    lambda_2 = laplacian_spectrum(clocks.graph, rates)[1]
-    if not lambda_2 > 1e-12 * max(rates.max(), np.finfo(np.float64).tiny):
-        raise ValueError(
-            "A2CiD2.from_theory: the edges with positive communication rate must connect "
-            "the graph (lambda_2 of the rate-weighted Laplacian is 0)."
-        )
-    chi1 = 1.0 / lambda_2
-    chi2 = 0.5 * float(np.max(effective_resistances(clocks.graph, rates)))
-    return float(chi1), chi2
+    return chi_constants(clocks.graph, clocks.comm_rate, caller="A2CiD2.from_theory")
 
 
 class A2CiD2(Algorithm):

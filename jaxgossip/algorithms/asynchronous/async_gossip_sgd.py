@@ -16,8 +16,8 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 
-from jaxgossip.algorithms.asynchronous.gossip import pairwise_average
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
+from jaxgossip.algorithms.ops import pairwise_average
 
 
 class AsyncGossipSGD(Algorithm):

@@ -53,9 +53,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.asynchronous.a2cid2 import graph_constants
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
 from jaxgossip.network.graphs import Graph
+from jaxgossip.network.spectral import chi_constants
 
 
 class DualState(NamedTuple):
@@ -111,7 +111,9 @@ class ContinuizedDualGossip(Algorithm):
     def from_theory(cls, problem, clocks) -> ContinuizedDualGossip:
         """The constants of the continuized analysis for these clocks (module docstring)."""
         _check_conjugate(problem)
-        chi1, chi2 = graph_constants(clocks)
+        chi1, chi2 = chi_constants(
+            clocks.graph, clocks.comm_rate, caller="ContinuizedDualGossip.from_theory"
+        )
         mu, smoothness = float(problem.mu), float(problem.L)
         edge_smoothness = 2.0 / mu  # L_e = 1/mu_i + 1/mu_j at worst
         a = 1.0 / (smoothness * chi1)

@@ -49,7 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
-from jaxgossip.network.graphs import Graph, effective_resistances, laplacian
+from jaxgossip.network.graphs import Graph
+from jaxgossip.network.spectral import chi_constants
 
 VARIABLES = ("x", "x_tilde", "y", "y_tilde", "z", "z_tilde")
 
@@ -73,22 +74,13 @@ class DADAOState(NamedTuple):
     z_tilde = property(lambda self: self.variables[..., 5, :])
 
 
-def _lambda_2(graph: Graph, rates: np.ndarray) -> tuple[np.ndarray, float]:
-    """The weighted Laplacian (n, n) and its algebraic connectivity (dense, O(n^3))."""
-    lap = laplacian(graph, rates)
-    eigenvalues = np.linalg.eigvalsh(lap)
-    if not eigenvalues[1] > 1e-12 * eigenvalues[-1]:
-        raise ValueError("DADAO: the edges of positive communication rate must connect the graph.")
-    return lap, float(eigenvalues[1])
-
-
 def graph_constants(graph: Graph, comm_rate, compute_rate=1.0) -> tuple[float, float]:
     """(chi1, chi2) of the rate-weighted Laplacian, in units where gradients tick at rate 1.
 
     chi1 = 1 / lambda_2(Lambda) and chi2 = max over edges of positive rate of
     (1/2)(e_i - e_j)^T Lambda^+ (e_i - e_j), with Lambda the Laplacian weighted by
     ``comm_rate / compute_rate`` (time measured in expected gradients per node).
-    Dense float64 set-up: O(n^3) time, O(n^2) memory.
+    Dense float64 set-up: O(n^3) time, O(n^2) memory (``jaxgossip.network.spectral``).
 
     Args:
       graph: the communication graph.
@@ -96,10 +88,7 @@ def graph_constants(graph: Graph, comm_rate, compute_rate=1.0) -> tuple[float, f
       compute_rate: the (uniform) Poisson rate of every node's gradients.
     """
     rates = np.broadcast_to(np.asarray(comm_rate, np.float64), (graph.num_edges,))
-    weights = rates / float(compute_rate)
-    _, lambda_2 = _lambda_2(graph, weights)
-    resistances = effective_resistances(graph, weights)[rates > 0]
-    return 1.0 / lambda_2, float(0.5 * resistances.max())
+    return chi_constants(graph, rates / float(compute_rate), caller="DADAO")
 
 
 def theory_comm_rate(graph: Graph, compute_rate=1.0) -> float:
@@ -187,7 +176,7 @@ class DADAO(Algorithm):
         chi1 = 0.0  # chi2 only enters the rate condition
         for c in phases:
             rates = np.broadcast_to(np.asarray(c.comm_rate, np.float64), (c.graph.num_edges,))
-            chi1 = max(chi1, 1.0 / _lambda_2(c.graph, rates / r)[1])
+            chi1 = max(chi1, graph_constants(c.graph, rates, r)[0])
         mu, big_l = float(problem.mu), float(problem.L)
         nu = mu / 2
         root = np.sqrt(nu / big_l)

@@ -9,11 +9,7 @@ their values by the average (x_i + x_j) / 2. Computation events do nothing.
 from __future__ import annotations
 
 from jaxgossip.algorithms.base import Algorithm
-
-
-def pairwise_average(x_i, x_j):
-    average = 0.5 * (x_i + x_j)
-    return average, average
+from jaxgossip.algorithms.ops import pairwise_average
 
 
 class Gossip(Algorithm):

@@ -68,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
-from jaxgossip.algorithms.synchronous.msda import chebyshev_constants, chebyshev_gossip
+from jaxgossip.algorithms.ops import chebyshev_constants, chebyshev_gossip
 from jaxgossip.network.mixing import Mixing, TimeVaryingMixing
 
 

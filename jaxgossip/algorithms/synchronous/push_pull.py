@@ -63,61 +63,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.ops import pull, push
 from jaxgossip.network.digraphs import Digraph
 from jaxgossip.network.graphs import Graph
-from jaxgossip.network.mixing import Mixing, neighbor_sum
+from jaxgossip.network.mixing import Mixing
 
 #: Tuned constants of from_theory: alpha = min(MAX_STEP, GAP_STEP * gap(R)) / (L u^T v).
 MAX_STEP = 0.5
 GAP_STEP = 2.0
-
-
-def _inverse_degrees(graph: Graph, dtype) -> jax.Array:
-    """(n,) 1 / (1 + deg_i), computed with segment sums (O(E)) so no array leaf is needed."""
-    ones = jnp.ones(graph.num_edges, dtype)
-    deg = jax.ops.segment_sum(ones, graph.senders, num_segments=graph.num_nodes)
-    deg = deg + jax.ops.segment_sum(ones, graph.receivers, num_segments=graph.num_nodes)
-    return 1.0 / (1.0 + deg)
-
-
-def _arc_sum(digraph: Digraph, xs: jax.Array) -> jax.Array:
-    """(S @ xs)_i = sum of xs_j over arcs j -> i: (n, ...) -> (n, ...), O(A)."""
-    return jax.ops.segment_sum(xs[digraph.sources], digraph.targets, num_segments=digraph.num_nodes)
-
-
-def _inverse_arc_degrees(digraph: Digraph, dtype) -> tuple[jax.Array, jax.Array]:
-    """(n,) 1 / (1 + indeg_i) and (n,) 1 / (1 + outdeg_i), from segment sums (O(A))."""
-    ones = jnp.ones(digraph.num_arcs, dtype)
-    n = digraph.num_nodes
-    indeg = jax.ops.segment_sum(ones, digraph.targets, num_segments=n)
-    outdeg = jax.ops.segment_sum(ones, digraph.sources, num_segments=n)
-    return 1.0 / (1.0 + indeg), 1.0 / (1.0 + outdeg)
-
-
-def pull(graph: Graph | Digraph, xs: jax.Array) -> jax.Array:
-    """R @ xs: (n, d) -> (n, d).
-
-    On a ``Graph``, R_ij = 1 / (1 + deg_i) on i and its neighbours; on a
-    ``Digraph``, R_ij = 1 / (1 + indeg_i) on i and its in-neighbours j -> i.
-    """
-    if isinstance(graph, Digraph):
-        inv_in, _ = _inverse_arc_degrees(graph, xs.dtype)
-        return inv_in[:, None] * (xs + _arc_sum(graph, xs))
-    return _inverse_degrees(graph, xs.dtype)[:, None] * (xs + neighbor_sum(graph, xs))
-
-
-def push(graph: Graph | Digraph, ys: jax.Array) -> jax.Array:
-    """C @ ys: (n, d) -> (n, d).
-
-    On a ``Graph``, C_ij = 1 / (1 + deg_j) on j and its neighbours; on a
-    ``Digraph``, C_ij = 1 / (1 + outdeg_j) on j and its out-neighbours j -> i.
-    """
-    if isinstance(graph, Digraph):
-        _, inv_out = _inverse_arc_degrees(graph, ys.dtype)
-        shares = inv_out[:, None] * ys
-        return shares + _arc_sum(graph, shares)
-    shares = _inverse_degrees(graph, ys.dtype)[:, None] * ys
-    return shares + neighbor_sum(graph, shares)
 
 
 def _self_adjacency(graph: Graph) -> np.ndarray:

@@ -11,12 +11,8 @@ from numpy.polynomial import chebyshev as npcheb
 
 import jaxgossip as jg
 from jaxgossip import theory
-from jaxgossip.algorithms.synchronous.msda import (
-    MSDA,
-    chebyshev_coefficients,
-    chebyshev_constants,
-    chebyshev_gossip,
-)
+from jaxgossip.algorithms.ops import chebyshev_coefficients, chebyshev_constants, chebyshev_gossip
+from jaxgossip.algorithms.synchronous.msda import MSDA
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
 from tests.replays_sync import msda as msda_replay

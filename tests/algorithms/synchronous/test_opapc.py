@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxgossip as jg
-from jaxgossip.algorithms.synchronous.msda import chebyshev_constants
+from jaxgossip.algorithms.ops import chebyshev_constants
 from jaxgossip.algorithms.synchronous.opapc import OPAPC
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 import jaxgossip as jg
+from jaxgossip.algorithms.ops import pull, push
 from jaxgossip.algorithms.synchronous import PushPull
 from jaxgossip.algorithms.synchronous.push_pull import (
     PushPullState,
     dense_pull_push,
     perron_gain,
-    pull,
     pull_gap,
-    push,
 )
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import metropolis_mixing

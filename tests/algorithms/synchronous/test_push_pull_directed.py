@@ -13,14 +13,13 @@ import pytest
 
 import jaxgossip as jg
 from jaxgossip.algorithms.base import Oracle
+from jaxgossip.algorithms.ops import pull, push
 from jaxgossip.algorithms.synchronous import PushPull
 from jaxgossip.algorithms.synchronous.push_pull import (
     PushPullState,
     dense_pull_push,
     perron_gain,
-    pull,
     pull_gap,
-    push,
     push_gap,
 )
 from jaxgossip.engine.rounds import simulate_rounds
