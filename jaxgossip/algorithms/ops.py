@@ -157,3 +157,15 @@ def push(graph: Graph | Digraph, ys: jax.Array) -> jax.Array:
         return shares + _arc_sum(graph, shares)
     shares = _inverse_degrees(graph, ys.dtype)[:, None] * ys
     return shares + neighbor_sum(graph, shares)
+
+
+def mix_pair(a: jax.Array, b: jax.Array, rate: jax.Array, elapsed: jax.Array):
+    """Exact solution after ``elapsed`` of da/dt = rate (b - a), db/dt = rate (a - b).
+
+    The continuous momentum of A2CiD2 and the continuized dual method: the mean
+    (a + b) / 2 is kept, the gap a - b decays as exp(-2 rate elapsed).
+    """
+    decay = jnp.exp(-2.0 * rate * elapsed).astype(a.dtype)
+    mean = 0.5 * (a + b)
+    half_gap = 0.5 * decay * (a - b)
+    return mean + half_gap, mean - half_gap

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
+from jaxgossip.algorithms.ops import mix_pair
 from jaxgossip.network.spectral import chi_constants
 
 
@@ -119,10 +120,8 @@ class A2CiD2(Algorithm):
 
     def _mix(self, node: A2CiD2State, t) -> A2CiD2State:
         """Integrates the mixing ODE exactly from the node's last event time to t."""
-        decay = jnp.exp(-2.0 * self.eta * (t - node.time)).astype(node.x.dtype)
-        mean = 0.5 * (node.x + node.x_tilde)
-        half_gap = 0.5 * decay * (node.x - node.x_tilde)
-        return node._replace(x=mean + half_gap, x_tilde=mean - half_gap)
+        x, x_tilde = mix_pair(node.x, node.x_tilde, self.eta, t - node.time)
+        return node._replace(x=x, x_tilde=x_tilde)
 
     def on_compute(self, node, t, grad):
         node = self._mix(node, t)

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.base import Algorithm, hyperparameter
+from jaxgossip.algorithms.ops import mix_pair
 from jaxgossip.network.graphs import Graph
 from jaxgossip.network.spectral import chi_constants
 
@@ -136,10 +137,8 @@ class ContinuizedDualGossip(Algorithm):
 
     def _mix(self, node: DualState, t) -> DualState:
         """Integrates the mixing ODE exactly from the node's last event time to t."""
-        decay = jnp.exp(-2.0 * self.eta * (t - node.time)).astype(node.y.dtype)
-        mean = 0.5 * (node.y + node.v)
-        half_gap = 0.5 * decay * (node.y - node.v)
-        return node._replace(y=mean + half_gap, v=mean - half_gap)
+        y, v = mix_pair(node.y, node.v, self.eta, t - node.time)
+        return node._replace(y=y, v=v)
 
     def on_compute(self, node, t, grad):
         del t, grad

@@ -135,7 +135,7 @@ class ADOMPlus(SyncAlgorithm):
         problem,
         mixing: Mixing | TimeVaryingMixing,
         num_gossip_steps: int | None = None,
-        chebyshev: bool = False,
+        chebyshev: bool | None = None,
     ) -> ADOMPlus:
         """The paper's constants for the gossip operator chosen (module docstring).
 
@@ -144,12 +144,10 @@ class ADOMPlus(SyncAlgorithm):
           mixing: the gossip matrix, or a ``TimeVaryingMixing`` (its worst-case
             eigenvalues give chi; then chebyshev must stay False).
           num_gossip_steps: K; None gives 1 (plain) or floor(sqrt(chi_1)) (Chebyshev).
-          chebyshev: use Chebyshev-accelerated multi-consensus.
+          chebyshev: use Chebyshev-accelerated multi-consensus (None: the
+            class's default, ``gossip_defaults``).
         """
-        if chebyshev and isinstance(mixing, TimeVaryingMixing):
-            raise ValueError(
-                "ADOM+: Chebyshev gossip needs a fixed network, not a TimeVaryingMixing."
-            )
+        num_gossip_steps, chebyshev = cls.gossip_defaults(mixing, num_gossip_steps, chebyshev)
         steps, chi = gossip_operator_constants(mixing, num_gossip_steps, chebyshev)
         smoothness, mu = float(problem.L), float(problem.mu)
         tau2 = np.sqrt(mu / smoothness)
@@ -171,6 +169,16 @@ class ADOMPlus(SyncAlgorithm):
             num_gossip_steps=steps,
             chebyshev=bool(chebyshev),
         )
+
+    @classmethod
+    def gossip_defaults(cls, mixing, num_gossip_steps, chebyshev) -> tuple[int | None, bool]:
+        """(K, chebyshev) that ``from_theory`` uses: plain gossip unless asked."""
+        chebyshev = bool(chebyshev)
+        if chebyshev and isinstance(mixing, TimeVaryingMixing):
+            raise ValueError(
+                "ADOM+: Chebyshev gossip needs a fixed network, not a TimeVaryingMixing."
+            )
+        return num_gossip_steps, chebyshev
 
     def gossip(self, mixing: Mixing, xs: jax.Array) -> jax.Array:
         """G @ xs: (n, k) -> (n, k), K gossip steps; G vanishes on consensus."""
@@ -237,18 +245,12 @@ class ADOMPlusMultiConsensus(ADOMPlus):
     """ADOM+ with multi-consensus: Chebyshev-accelerated by default."""
 
     @classmethod
-    def from_theory(
-        cls,
-        problem,
-        mixing: Mixing | TimeVaryingMixing,
-        num_gossip_steps: int | None = None,
-        chebyshev: bool | None = None,
-    ) -> ADOMPlusMultiConsensus:
-        """As ``ADOMPlus.from_theory``; plain multi-consensus (chebyshev=False) defaults
-        to the paper's K = ceil(lambda_max / lambda_2) steps. ``chebyshev`` defaults to
-        True on a fixed network and False on a ``TimeVaryingMixing``, where Chebyshev
-        acceleration does not apply (the matrix changes between rounds; all K steps of
-        round r use ``mixing.at(r)``)."""
+    def gossip_defaults(cls, mixing, num_gossip_steps, chebyshev) -> tuple[int | None, bool]:
+        """Chebyshev multi-consensus by default; plain multi-consensus (chebyshev=False)
+        defaults to the paper's K = ceil(lambda_max / lambda_2) steps. ``chebyshev``
+        defaults to True on a fixed network and False on a ``TimeVaryingMixing``, where
+        Chebyshev acceleration does not apply (the matrix changes between rounds; all K
+        steps of round r use ``mixing.at(r)``)."""
         varying = isinstance(mixing, TimeVaryingMixing)
         if chebyshev is None:
             chebyshev = not varying
@@ -259,4 +261,4 @@ class ADOMPlusMultiConsensus(ADOMPlus):
             )
         if not chebyshev and num_gossip_steps is None:
             num_gossip_steps = int(np.ceil(float(mixing.lambda_max) / float(mixing.lambda_2)))
-        return super().from_theory(problem, mixing, num_gossip_steps, chebyshev)
+        return num_gossip_steps, chebyshev

@@ -22,12 +22,10 @@ still convergent, step.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 
-from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.base import hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
 
 
@@ -38,7 +36,7 @@ class GradientDescentState(eqx.Module):
     num_nodes: int = eqx.field(static=True)  # n, for the broadcast of ``params``
 
 
-class GradientDescent(SyncAlgorithm):
+class GradientDescent(centralized.CentralizedAlgorithm):
     """Full-gradient descent on f by one worker holding every f_i.
 
     Args:
@@ -46,29 +44,19 @@ class GradientDescent(SyncAlgorithm):
     """
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
-    exact: ClassVar[bool] = True
-    time_varying: ClassVar[bool] = True  # centralized: the network is unused
 
     @classmethod
-    def from_theory(cls, problem, mixing=None) -> GradientDescent:
-        """step_size = 1 / L_f (``mixing`` is unused: there is no network)."""
-        del mixing
-        smoothness, _ = centralized.average_constants(problem)
+    def from_constants(cls, problem, smoothness, strong_convexity) -> GradientDescent:
+        """step_size = 1 / L_f."""
+        del problem, strong_convexity
         return cls(step_size=1.0 / smoothness)
 
     def init(self, xs0, oracle, mixing) -> GradientDescentState:
         del oracle, mixing
         return GradientDescentState(x=centralized.start_point(xs0), num_nodes=xs0.shape[0])
 
-    def params(self, state: GradientDescentState) -> jax.Array:
-        return centralized.broadcast(state.x, state.num_nodes)
-
     def round(self, state: GradientDescentState, oracle, mixing):
         del mixing
         x = state.x - self.step_size * oracle.full_grad(state.x)
         cost = round_cost(state.num_nodes, 0)
         return GradientDescentState(x=x, num_nodes=state.num_nodes), cost
-
-    def message_floats(self, dim: int) -> int:
-        del dim
-        return 0  # never communicates

@@ -42,16 +42,13 @@ equation by equation.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.base import hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
-from jaxgossip.algorithms.synchronous.svrg import draw_index, epoch_length
 
 
 class KatyushaState(eqx.Module):
@@ -67,7 +64,7 @@ class KatyushaState(eqx.Module):
     num_nodes: int = eqx.field(static=True)  # n
 
 
-class Katyusha(SyncAlgorithm):
+class Katyusha(centralized.CentralizedAlgorithm):
     """Katyusha (Algorithm 1, strongly convex case) by one worker holding every f_i.
 
     Args (array leaves):
@@ -83,16 +80,16 @@ class Katyusha(SyncAlgorithm):
     alpha: jax.Array = eqx.field(converter=hyperparameter)
     smoothness: jax.Array = eqx.field(converter=hyperparameter)
     sigma: jax.Array = eqx.field(converter=hyperparameter)
-    epoch_length: jax.Array = eqx.field(converter=epoch_length)
-    exact: ClassVar[bool] = True
-    time_varying: ClassVar[bool] = True  # centralized: the network is unused
+    epoch_length: jax.Array = eqx.field(converter=centralized.epoch_length)
 
     @classmethod
-    def from_theory(cls, problem, mixing=None) -> Katyusha:
-        """Algorithm 1's parameters: m = 2n, tau_2 = 1/2, tau_1, alpha from L and sigma."""
-        del mixing
-        smoothness = float(problem.L)
-        _, sigma = centralized.average_constants(problem)
+    def from_constants(cls, problem, smoothness, strong_convexity) -> Katyusha:
+        """Algorithm 1's parameters: m = 2n, tau_2 = 1/2, tau_1, alpha from L and sigma.
+
+        L = max_i L_i (the inner steps use one f_i) and sigma = mu_f.
+        """
+        del smoothness
+        smoothness, sigma = float(problem.L), strong_convexity
         m = 2 * problem.num_nodes
         tau1 = min(np.sqrt(m * sigma / (3.0 * smoothness)), 0.5)
         return cls(
@@ -118,8 +115,8 @@ class Katyusha(SyncAlgorithm):
             num_nodes=xs0.shape[0],
         )
 
-    def params(self, state: KatyushaState) -> jax.Array:
-        return centralized.broadcast(state.snapshot, state.num_nodes)
+    def iterate(self, state: KatyushaState) -> jax.Array:
+        return state.snapshot
 
     def round(self, state: KatyushaState, oracle, mixing):
         del mixing
@@ -133,7 +130,7 @@ class Katyusha(SyncAlgorithm):
             + self.tau2 * state.snapshot
             + (1.0 - self.tau1 - self.tau2) * state.y
         )
-        i = draw_index(oracle.key, n)
+        i = centralized.draw_index(oracle.key, n)
         g = snapshot_grad + oracle.grad(x, i) - oracle.grad(state.snapshot, i)
         z = state.z - self.alpha * g
         y = x - g / (3.0 * self.smoothness)
@@ -153,7 +150,3 @@ class Katyusha(SyncAlgorithm):
         )
         cost = round_cost(2 + jnp.where(opens_epoch, n, 0), 0)
         return new, cost
-
-    def message_floats(self, dim: int) -> int:
-        del dim
-        return 0  # never communicates

@@ -21,13 +21,11 @@ L-smooth and mu-strongly convex).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 import numpy as np
 
-from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.base import hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
 
 
@@ -39,7 +37,7 @@ class NesterovState(eqx.Module):
     num_nodes: int = eqx.field(static=True)  # n, for the broadcast of ``params``
 
 
-class Nesterov(SyncAlgorithm):
+class Nesterov(centralized.CentralizedAlgorithm):
     """Nesterov's constant-step accelerated gradient on f by one worker holding every f_i.
 
     Args:
@@ -49,14 +47,11 @@ class Nesterov(SyncAlgorithm):
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
     momentum: jax.Array = eqx.field(converter=hyperparameter)
-    exact: ClassVar[bool] = True
-    time_varying: ClassVar[bool] = True  # centralized: the network is unused
 
     @classmethod
-    def from_theory(cls, problem, mixing=None) -> Nesterov:
+    def from_constants(cls, problem, smoothness, strong_convexity) -> Nesterov:
         """step_size = 1 / L_f, momentum = (sqrt(kappa_f) - 1) / (sqrt(kappa_f) + 1)."""
-        del mixing
-        smoothness, strong_convexity = centralized.average_constants(problem)
+        del problem
         root = np.sqrt(smoothness / strong_convexity)
         return cls(step_size=1.0 / smoothness, momentum=(root - 1.0) / (root + 1.0))
 
@@ -65,16 +60,9 @@ class Nesterov(SyncAlgorithm):
         x0 = centralized.start_point(xs0)
         return NesterovState(x=x0, x_prev=x0, num_nodes=xs0.shape[0])
 
-    def params(self, state: NesterovState) -> jax.Array:
-        return centralized.broadcast(state.x, state.num_nodes)
-
     def round(self, state: NesterovState, oracle, mixing):
         del mixing
         y = state.x + self.momentum * (state.x - state.x_prev)
         x = y - self.step_size * oracle.full_grad(y)
         cost = round_cost(state.num_nodes, 0)
         return NesterovState(x=x, x_prev=state.x, num_nodes=state.num_nodes), cost
-
-    def message_floats(self, dim: int) -> int:
-        del dim
-        return 0  # never communicates

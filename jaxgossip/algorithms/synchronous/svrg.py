@@ -31,29 +31,17 @@ gives 1/2 at these constants.)
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.base import hyperparameter, round_cost
 from jaxgossip.algorithms.synchronous import centralized
 
 #: from_theory's constants (Johnson & Zhang 2013, after Theorem 1).
 STEP = 0.1  # eta = STEP / L
 EPOCH = 50.0  # m = ceil(EPOCH * L / gamma)
-
-
-def epoch_length(value) -> jax.Array:
-    """An epoch length m >= 1 as an int32 array leaf (integer, so float sweeps leave it alone)."""
-    return jnp.asarray(value, jnp.int32)
-
-
-def draw_index(key: jax.Array, num_nodes: int) -> jax.Array:
-    """The component i_t a round samples: uniform in {0, ..., n - 1} from the round's key."""
-    return jax.random.randint(key, (), 0, num_nodes)
 
 
 class SVRGState(eqx.Module):
@@ -66,7 +54,7 @@ class SVRGState(eqx.Module):
     num_nodes: int = eqx.field(static=True)  # n
 
 
-class SVRG(SyncAlgorithm):
+class SVRG(centralized.CentralizedAlgorithm):
     """SVRG (Option I) by one worker holding every f_i.
 
     Args:
@@ -75,16 +63,13 @@ class SVRG(SyncAlgorithm):
     """
 
     step_size: jax.Array = eqx.field(converter=hyperparameter)
-    epoch_length: jax.Array = eqx.field(converter=epoch_length)
-    exact: ClassVar[bool] = True
-    time_varying: ClassVar[bool] = True  # centralized: the network is unused
+    epoch_length: jax.Array = eqx.field(converter=centralized.epoch_length)
 
     @classmethod
-    def from_theory(cls, problem, mixing=None) -> SVRG:
-        """eta = 0.1 / L, m = ceil(50 L / gamma) (``mixing`` is unused)."""
-        del mixing
-        smoothness = float(problem.L)  # of the components: the inner steps use one f_i
-        _, strong_convexity = centralized.average_constants(problem)
+    def from_constants(cls, problem, smoothness, strong_convexity) -> SVRG:
+        """eta = 0.1 / L, m = ceil(50 L / gamma), L = max_i L_i and gamma = mu_f."""
+        del smoothness  # L of the components, not of f: the inner steps use one f_i
+        smoothness = float(problem.L)
         m = int(np.ceil(EPOCH * smoothness / strong_convexity))
         return cls(step_size=STEP / smoothness, epoch_length=m)
 
@@ -99,9 +84,6 @@ class SVRG(SyncAlgorithm):
             num_nodes=xs0.shape[0],
         )
 
-    def params(self, state: SVRGState) -> jax.Array:
-        return centralized.broadcast(state.x, state.num_nodes)
-
     def round(self, state: SVRGState, oracle, mixing):
         del mixing
         n = state.num_nodes
@@ -112,7 +94,7 @@ class SVRG(SyncAlgorithm):
             lambda: (state.x, oracle.full_grad(state.x)),
             lambda: (state.snapshot, state.snapshot_grad),
         )
-        i = draw_index(oracle.key, n)
+        i = centralized.draw_index(oracle.key, n)
         g = oracle.grad(state.x, i) - oracle.grad(snapshot, i) + snapshot_grad
         step = state.step + 1
         new = SVRGState(
@@ -124,7 +106,3 @@ class SVRG(SyncAlgorithm):
         )
         cost = round_cost(2 + jnp.where(opens_epoch, n, 0), 0)
         return new, cost
-
-    def message_floats(self, dim: int) -> int:
-        del dim
-        return 0  # never communicates
