@@ -3,18 +3,24 @@
 A network of workers, each holding a local L-smooth, mu-strongly convex
 function, computes gradients and exchanges messages along graph edges when
 their Poisson clocks ring. The flow is graph + clocks -> events,
-problem + algorithm -> state, and ``simulate`` applies the events to the state.
+problem + algorithm -> state, and ``simulate`` applies the events to the state
+(``simulate_rounds`` runs the synchronous methods round by round on a gossip
+matrix). The package is laid out in that order: ``network``, ``problems``,
+``algorithms``, ``engine``, ``theory``, ``io``, ``study``, ``plot``, ``cli``
+(docs/architecture.md).
 """
 
 from jaxgossip import algorithms, io, plot, problems, theory
 from jaxgossip.engine.events import init_state, simulate, split_key
 from jaxgossip.engine.long_run import simulate_in_chunks
+from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.engine.time_varying import simulate_time_varying, union_clocks
 from jaxgossip.engine.trace import Trace
 from jaxgossip.io import load_traces, save_traces
-from jaxgossip.network import digraphs, graphs
+from jaxgossip.network import digraphs, graphs, mixing, spectral
 from jaxgossip.network.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
 from jaxgossip.network.graphs import Graph
+from jaxgossip.network.mixing import Mixing, TimeVaryingMixing, metropolis_mixing
 from jaxgossip.plot import plot_convergence
 from jaxgossip.problems import datasets
 from jaxgossip.study import experiment, tradeoff
@@ -29,8 +35,9 @@ from jaxgossip.study.sweep import (
     to_dataframe,
     to_reach,
 )
+from jaxgossip.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "COMMUNICATE",
@@ -39,6 +46,12 @@ __all__ = [
     "Events",
     "ExperimentError",
     "Graph",
+    "Mixing",
+    "TimeVaryingMixing",
+    "metropolis_mixing",
+    "mixing",
+    "simulate_rounds",
+    "spectral",
     "Trace",
     "algorithms",
     "best",

@@ -3,7 +3,7 @@
 Layout of the file (plain NumPy, readable without jaxgossip):
 
 - ``__metadata__``: a uint8 array holding UTF-8 JSON: the format name and
-  version, ``jaxgossip.__version__``, the user's config, the labels in order,
+  version, ``jaxgossip.version.VERSION``, the user's config, the labels in order,
   and for each trace field the structure of its pytree (which entry holds each
   leaf, its dtype, and the containers around the leaves).
 - ``<k>/<field>`` or ``<k>/<field>/<path>``: one array per leaf of trace k
@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.engine.trace import Trace
+from jaxgossip.version import VERSION
 
 FORMAT = "jaxgossip.traces"
 FORMAT_VERSION = 1
@@ -66,8 +67,6 @@ def save_traces(
       TypeError: a label is not a string, a trace is not a ``Trace``, the config
         is not JSON-serialisable, or a pytree node is of an unsupported kind.
     """
-    import jaxgossip  # here, not at module level: jaxgossip/__init__ may import this module
-
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(
@@ -91,7 +90,7 @@ def save_traces(
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "jaxgossip_version": jaxgossip.__version__,
+        "jaxgossip_version": VERSION,
         "config": config,
         "labels": list(traces),
         "structures": structures,
