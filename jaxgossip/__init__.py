@@ -10,14 +10,15 @@ matrix). The package is laid out in that order: ``network``, ``problems``,
 (docs/architecture.md).
 """
 
-from jaxgossip import algorithms, io, plot, problems, theory
+from jaxgossip import algorithms, io, plot, problems, synchronous, theory
+from jaxgossip.engine import long_run, time_varying
 from jaxgossip.engine.events import init_state, simulate, split_key
 from jaxgossip.engine.long_run import simulate_in_chunks
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.engine.time_varying import simulate_time_varying, union_clocks
 from jaxgossip.engine.trace import Trace
 from jaxgossip.io import load_traces, save_traces
-from jaxgossip.network import digraphs, graphs, mixing, spectral
+from jaxgossip.network import clocks, digraphs, graphs, mixing, spectral
 from jaxgossip.network.clocks import COMMUNICATE, COMPUTE, Clocks, Events, sample_events
 from jaxgossip.network.graphs import Graph
 from jaxgossip.network.mixing import Mixing, TimeVaryingMixing, metropolis_mixing
@@ -47,6 +48,10 @@ __all__ = [
     "ExperimentError",
     "Graph",
     "Mixing",
+    "clocks",
+    "long_run",
+    "synchronous",
+    "time_varying",
     "TimeVaryingMixing",
     "metropolis_mixing",
     "mixing",

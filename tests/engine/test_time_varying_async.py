@@ -44,7 +44,7 @@ def test_union_clocks_switch_edges_off(x64):
         assert all((rates[k] > 0) == (edge in own) for k, edge in enumerate(edges))
         np.testing.assert_allclose(rates.sum(), np.sum(original.comm_rate), rtol=1e-12)
         events = jg.sample_events(jax.random.key(0), on_union, 4000)
-        used = np.asarray(events.edge)[np.asarray(events.kind) == jg.clocks.COMMUNICATE]
+        used = np.asarray(events.edge)[np.asarray(events.kind) == jg.COMMUNICATE]
         assert {edges[k] for k in np.unique(used)} <= own
     with pytest.raises(ValueError, match="non-empty"):
         union_clocks([])

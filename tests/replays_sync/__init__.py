@@ -48,7 +48,7 @@ def computations_to_reach(
     algorithms = [cls.from_theory(p, mixing) for p in problems]
     stack = lambda trees: jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)  # noqa: E731
     traces = jax.vmap(
-        lambda a, p: jg.synchronous.simulate_rounds(
+        lambda a, p: jg.simulate_rounds(
             jax.random.key(0), a, p, mixing, num_rounds=num_rounds, num_records=num_records
         )
     )(stack(algorithms), stack(problems))
