@@ -58,6 +58,20 @@ def gradient_of(problem):
     return quadratic_gradient(problem)
 
 
+def conjugate_gradient_of(problem):
+    """(i, y) -> argmax_x <y, x> - f_i(x) for a quadratic, least-squares or logistic problem."""
+    if hasattr(problem, "features"):  # logistic regression: no closed form
+        return logistic_conjugate_gradient(problem)
+    if hasattr(problem, "reg"):  # least squares: 1/(2m) |A_i x - b_i|^2 + reg/2 |x|^2
+        A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
+        m, d = A.shape[1:]
+        hessians = np.einsum("nmi,nmj->nij", A, A) / m + float(problem.reg) * np.eye(d)
+        linear = np.einsum("nmd,nm->nd", A, b) / m
+        return lambda i, y: np.linalg.solve(hessians[i], y + linear[i])
+    A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
+    return lambda i, y: np.linalg.solve(A[i], y + b[i])  # 1/2 x^T A_i x - b_i^T x + c_i
+
+
 def logistic_conjugate_gradient(problem):
     """(i, v) -> argmax_x <v, x> - f_i(x) of a logistic problem, solved in float64.
 

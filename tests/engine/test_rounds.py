@@ -4,11 +4,8 @@ Engine: gossip matrices applied edge-wise equal their dense matrices; the
 Metropolis and Laplacian constructions are what they claim; the trace counts
 rounds, computations, communications and bytes from the rounds' RoundCost;
 records land where documented; the oracle and round keys are as documented;
-runs compile once per shape and vmap equals single runs.
-
-Contract: every class of ``SYNC_REGISTRY``, configured by ``from_theory``,
-runs under jit and vmap with finite output, stable state shapes and dtypes,
-and does not recompile for new hyperparameter values.
+runs compile once per shape and vmap equals single runs. The contract of
+every registered method is in ``tests/algorithms/test_contract.py``.
 """
 
 from typing import ClassVar
@@ -25,7 +22,6 @@ from jaxgossip.engine.rounds import init_key, round_key, simulate_rounds
 from jaxgossip.network.mixing import Mixing, laplacian_mixing, metropolis_mixing
 
 NUM_NODES, DIM = 8, 4
-NAMES = sorted(SYNC_REGISTRY)
 
 
 def _graphs():
@@ -41,14 +37,6 @@ def _graphs():
 def _quadratic(key=None):
     key = jax.random.key(0) if key is None else key
     return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0)
-
-
-def _scale_hyperparameters(algorithm, factor):
-    """The same algorithm with every floating-point leaf multiplied by ``factor``."""
-    return jax.tree.map(
-        lambda leaf: leaf * factor if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf,
-        algorithm,
-    )
 
 
 # --- gossip matrices ------------------------------------------------------------
@@ -270,55 +258,7 @@ def test_vmap_over_step_sizes_equals_single_runs(x64, key):
         np.testing.assert_array_equal(traces.num_computations[k], single.num_computations)
 
 
-# --- the contract of every registered synchronous algorithm ---------------------
-
-
-def _contract_setting():
-    problem = _quadratic()
-    mixing = metropolis_mixing(jg.graphs.ring(NUM_NODES))
-    return problem, mixing
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_registered_runs_under_jit_and_vmap_with_stable_state(name, key):
-    problem, mixing = _contract_setting()
-    algorithm = SYNC_REGISTRY[name].from_theory(problem, mixing)
-    assert isinstance(algorithm, SyncAlgorithm)
-    xs0 = jnp.zeros((NUM_NODES, DIM), problem.x_star.dtype)
-    initial = algorithm.init(xs0, Oracle(problem, init_key(key)), mixing)
-    assert algorithm.params(initial).shape == (NUM_NODES, DIM)
-
-    def run(k, factor):
-        return simulate_rounds(
-            k,
-            _scale_hyperparameters(algorithm, factor),
-            problem,
-            mixing,
-            num_rounds=40,
-            num_records=4,
-            x0=jnp.ones(DIM),
-        )
-
-    traces = jax.jit(jax.vmap(run))(jax.random.split(key, 2), jnp.array([1.0, 0.5]))
-    assert np.all(np.isfinite(traces.suboptimality)) and not np.any(traces.diverged)
-    assert np.all(traces.num_computations[:, -1] > 0)
-    assert np.all(traces.num_communications[:, -1] >= 0)
-    for before, after in zip(jax.tree.leaves(initial), jax.tree.leaves(traces.final_state)):
-        assert after.shape == (2, *before.shape) and after.dtype == before.dtype
-    assert jax.tree.structure(initial) == jax.tree.structure(
-        jax.tree.map(lambda a: a[0], traces.final_state)
-    )
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_registered_does_not_recompile_for_new_hyperparameters(name, key):
-    problem, mixing = _contract_setting()
-    algorithm = SYNC_REGISTRY[name].from_theory(problem, mixing)
-    run = dict(num_rounds=8, num_records=2, x0=jnp.ones(DIM))
-    simulate_rounds(key, algorithm, problem, mixing, **run)
-    compiled = simulate_rounds._cache_size()
-    simulate_rounds(key, _scale_hyperparameters(algorithm, 0.5), problem, mixing, **run)
-    assert simulate_rounds._cache_size() == compiled
+# --- the registry (its contract: tests/algorithms/test_contract.py) ------------
 
 
 def test_registry_names_classes():

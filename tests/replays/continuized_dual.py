@@ -21,22 +21,8 @@ COMPUTE = 0
 PROBLEMS = ("quadratic", "least_squares", "logistic")
 
 
-def conjugate_gradient_of(problem):
-    """(i, y) -> argmax_x <y, x> - f_i(x), solved in float64 from the problem's data."""
-    if hasattr(problem, "features"):  # logistic regression: no closed form
-        return reference.logistic_conjugate_gradient(problem)
-    if hasattr(problem, "reg"):  # least squares: 1/(2m) ||A_i x - b_i||^2 + reg/2 ||x||^2
-        A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
-        m, d = A.shape[1:]
-        hessians = np.einsum("nmi,nmj->nij", A, A) / m + float(problem.reg) * np.eye(d)
-        linear = np.einsum("nmd,nm->nd", A, b) / m
-        return lambda i, y: np.linalg.solve(hessians[i], y + linear[i])
-    A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
-    return lambda i, y: np.linalg.solve(A[i], y + b[i])  # 1/2 x^T A_i x - b_i^T x + c_i
-
-
 def replay(events, problem, algorithm, x0):
-    conjugate = conjugate_gradient_of(problem)
+    conjugate = reference.conjugate_gradient_of(problem)
     gamma, gamma_v, eta = (
         float(a) for a in (algorithm.step_size, algorithm.momentum_step, algorithm.eta)
     )

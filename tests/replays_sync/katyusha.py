@@ -8,23 +8,13 @@ z <- z - alpha g, y <- x - g / (3 L); then
 x~ <- sum_j (1 + alpha sigma)^j y_{j+1} / sum_j (1 + alpha sigma)^j.
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgossip.algorithms.synchronous.katyusha import KatyushaState
-from jaxgossip.engine.rounds import round_key
 from tests import reference
+from tests.replays_sync import svrg
 
-
-def rng_draws(key, num_rounds, num_nodes):
-    """The component each round of ``simulate_rounds(key, ...)`` samples: (num_rounds,) NumPy.
-
-    Round r draws ``jax.random.randint(round_key(key, r), (), 0, n)``; this
-    calls the same JAX function, so the replay sees the engine's indices.
-    """
-    keys = jax.vmap(lambda r: round_key(key, r))(jnp.arange(num_rounds))
-    return np.asarray(jax.vmap(lambda k: jax.random.randint(k, (), 0, num_nodes))(keys))
+rng_draws = svrg.rng_draws  # the engine's draws: one component a round, as for SVRG
 
 
 def replay(problem, mixing, algorithm, x0, num_rounds, rng_draws=None):

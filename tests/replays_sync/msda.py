@@ -17,20 +17,6 @@ from jaxgossip.algorithms.synchronous.msda import MSDAState
 from tests import reference
 
 
-def conjugate_gradient_of(problem):
-    """(i, y) -> argmax_x <y, x> - f_i(x) for a quadratic, least-squares or logistic problem."""
-    if hasattr(problem, "features"):  # logistic regression: no closed form
-        return reference.logistic_conjugate_gradient(problem)
-    if hasattr(problem, "reg"):  # 1/(2m) |A_i x - b_i|^2 + reg/2 |x|^2
-        A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
-        m, d = A.shape[1:]
-        hessians = np.einsum("nmi,nmj->nij", A, A) / m + float(problem.reg) * np.eye(d)
-        linear = np.einsum("nmd,nm->nd", A, b) / m
-        return lambda i, y: np.linalg.solve(hessians[i], y + linear[i])
-    A, b = np.asarray(problem.A, np.float64), np.asarray(problem.b, np.float64)
-    return lambda i, y: np.linalg.solve(A[i], y + b[i])  # 1/2 x^T A_i x - b_i^T x + c_i
-
-
 def chebyshev_coefficients(lap):
     """(gamma, lambda_max, c2, c3) of W_p = lap (n, n)."""
     spectrum = np.linalg.eigvalsh(lap)
@@ -54,7 +40,7 @@ def accelerated_gossip(lap, theta, num_steps):
 def replay(problem, mixing, algorithm, x0, num_rounds, rng_draws=None):
     """Runs ``num_rounds`` rounds in float64; ``mixing`` is the dense W (n, n)."""
     del rng_draws
-    conjugate = conjugate_gradient_of(problem)
+    conjugate = reference.conjugate_gradient_of(problem)
     lap = np.eye(mixing.shape[0]) - np.asarray(mixing, np.float64)
     eta, mu = float(algorithm.step_size), float(algorithm.momentum)
     theta = np.array(x0, np.float64)

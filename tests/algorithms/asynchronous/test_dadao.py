@@ -11,7 +11,7 @@ import scipy.linalg
 import jaxgossip as jg
 from jaxgossip import theory
 from jaxgossip.algorithms.asynchronous.dadao import DADAO, graph_constants, theory_comm_rate
-from tests import reference
+from tests import measure, reference
 from tests.replays import dadao as replay_dadao
 
 NUM_NODES, DIM = 8, 4
@@ -27,18 +27,6 @@ def _theory_clocks(graph):
 
 def _constants(algorithm):
     return {f.name: float(getattr(algorithm, f.name)) for f in dataclasses.fields(algorithm)}
-
-
-def _first_reaching(trace, counter, eps):
-    """counter at the first record where suboptimality <= eps * initial one; NaN if never.
-
-    Works on a batch of traces (leading axes) and returns one count per run.
-    """
-    sub = np.asarray(trace.suboptimality)
-    hit = sub <= eps * sub[..., :1]
-    first = np.argmax(hit, axis=-1)
-    counts = np.take_along_axis(np.asarray(counter), first[..., None], -1)[..., 0].astype(float)
-    return np.where(hit.any(-1), counts, np.nan)
 
 
 def test_transition_is_the_matrix_exponential(x64):
@@ -135,51 +123,35 @@ def test_converges_linearly_to_high_precision(key, x64, kind):
     reached = np.flatnonzero(sub < 1e-10)
     assert reached.size and np.all(sub[reached[0] :] < 1e-10), sub  # reached, and stays there
     # Linear: reaching 1e-10 relative takes about twice as long as 1e-5 (measured 2.0-2.3).
-    t_5, t_10 = (_first_reaching(trace, trace.time, eps) for eps in (1e-5, 1e-10))
+    t_5, t_10 = (measure.first_reaching(trace, "time", eps) for eps in (1e-5, 1e-10))
     assert t_10 < 3 * t_5, (t_5, t_10)
-
-
-def _aligned_quadratic(kappa, heterogeneity, seed=0):
-    """Every f_i has Hessian diag(geomspace(1, kappa)): global and local conditioning agree.
-
-    (``jg.problems.quadratic`` rotates each A_i at random; their mean is then far
-    better conditioned than kappa, which hides the dependence on kappa.)
-    """
-    rng = np.random.default_rng(seed)
-    hessians = np.broadcast_to(np.diag(np.geomspace(1.0, kappa, DIM)), (NUM_NODES, DIM, DIM))
-    centers = rng.standard_normal(DIM) + heterogeneity * rng.standard_normal((NUM_NODES, DIM))
-    return jg.problems.quadratic_from_arrays(hessians, np.einsum("nij,nj->ni", hessians, centers))
-
-
-def _stack(trees):
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
 def test_gradients_to_precision_grow_like_sqrt_kappa(key, x64):
     """DADAO: gradients to 1e-6 relative ~ kappa^0.5; AsyncGossipSGD with step 1/L ~ kappa^1."""
-    kappas, eps = np.array([10.0, 100.0, 1000.0]), 1e-6
+    eps = 1e-6
     graph = jg.graphs.ring(NUM_NODES)
     clocks = _theory_clocks(graph)
     keys = jax.random.split(key, 4)
 
     def gradients_to_eps(algorithms, problems, num_events):
-        def run(algorithm, problem):
-            return jax.vmap(
-                lambda k: jg.simulate(
-                    k, algorithm, problem, clocks, num_events=num_events, num_records=2000
-                )
-            )(keys)
+        def run(k, algorithm, problem):
+            return jg.simulate(
+                k, algorithm, problem, clocks, num_events=num_events, num_records=2000
+            )
 
-        traces = jax.vmap(run)(_stack(algorithms), _stack(problems))
-        counts = _first_reaching(traces, traces.num_computations, eps)  # (runs, seeds)
-        assert not np.any(np.isnan(counts)), counts
-        return counts.mean(axis=1)
+        traces = measure.batched(run, keys, algorithms, problems)
+        return measure.to_reach(traces, "num_computations", eps).mean(axis=1)  # over the seeds
 
     def slope(counts):
-        return np.polyfit(np.log(kappas), np.log(counts), 1)[0]
+        return measure.loglog_slope(measure.KAPPAS, counts)
 
     # DADAO on heterogeneous local minimizers (its general case) and on identical ones.
-    problems = [_aligned_quadratic(k, h) for h in (1.0, 0.0) for k in kappas]
+    problems = [
+        measure.aligned_quadratic(k, NUM_NODES, DIM, heterogeneity=h)
+        for h in (1.0, 0.0)
+        for k in measure.KAPPAS
+    ]
     dadao = gradients_to_eps([DADAO.from_theory(p, clocks) for p in problems], problems, 40_000)
     # AsyncGossipSGD is exact only with identical local minimizers.
     sgd_problems = problems[3:]
@@ -229,15 +201,13 @@ def test_communications_to_precision_grow_like_sqrt_chi1_chi2(key, x64):
         algorithms.append(DADAO.from_theory(problem, clocks[-1]))
         sqrt_chi.append(np.sqrt(np.prod(graph_constants(graph, 1.0 / graph.num_edges))))
 
-    def run(algorithm, clock):
-        return jax.vmap(
-            lambda k: jg.simulate(k, algorithm, problem, clock, num_events=12_000, num_records=1200)
-        )(jax.random.split(key, 4))
+    def run(k, algorithm, clock):
+        return jg.simulate(k, algorithm, problem, clock, num_events=12_000, num_records=1200)
 
-    traces = jax.vmap(run)(_stack(algorithms), _stack(clocks))
-    comms = _first_reaching(traces, traces.num_communications, 1e-6)[:3].mean(axis=1)
-    times = _first_reaching(traces, traces.time, 1e-6)[:3].mean(axis=1)
-    slope = np.polyfit(np.log(sqrt_chi[:3]), np.log(comms), 1)[0]
+    traces = measure.batched(run, jax.random.split(key, 4), algorithms, clocks)
+    comms = measure.first_reaching(traces, "num_communications", 1e-6)[:3].mean(axis=1)
+    times = measure.first_reaching(traces, "time", 1e-6)[:3].mean(axis=1)
+    slope = measure.loglog_slope(sqrt_chi[:3], comms)
     print("sqrt(chi1 chi2)", sqrt_chi, "communications", comms, "times", times, "slope", slope)
     assert not np.any(np.isnan(comms)) and not np.any(traces.diverged[:3]), comms
     assert 0.8 <= slope <= 1.2, (comms, slope)

@@ -10,8 +10,7 @@ import jaxgossip as jg
 from jaxgossip.algorithms.synchronous.adom_plus import ADOMPlus, ADOMPlusMultiConsensus
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
-from tests.algorithms.synchronous.test_msda import loglog_slope, rounds_to
-from tests.algorithms.synchronous.test_opapc import assert_linear
+from tests import measure
 from tests.replays_sync import adom_plus as adom_replay
 
 N, DIM = 8, 4
@@ -85,10 +84,8 @@ def test_converges_linearly_to_the_exact_optimum(key, x64, kind, variant):
     algorithm = VARIANTS[variant](problem, mixing)
     num_rounds = 6000 if variant == "plain" else 2000
     trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=num_rounds, num_records=200)
-    assert float(trace.suboptimality[-1]) < 1e-10
-    assert float(trace.mean_suboptimality[-1]) < 1e-10
-    assert float(trace.consensus[-1]) < 1e-10
-    assert_linear(trace)
+    measure.assert_exact(trace)
+    measure.assert_linear(trace)
     # z and z_f stay in L^perp (rows sum to zero), as the method requires.
     for leaf in (trace.final_state.z, trace.final_state.z_f):
         np.testing.assert_allclose(np.sum(leaf, axis=0), 0.0, atol=1e-9)
@@ -126,17 +123,15 @@ def test_gradient_computations_grow_like_sqrt_kappa(key, x64, variant):
     # 65440 computations, slope 0.43; Chebyshev 2720, 6880, 21200, slope 0.45.
     start = time.perf_counter()
     mixing = laplacian_mixing(jg.graphs.ring(N))
-    kappas = np.array([10.0, 100.0, 1000.0])
-    computations = []
-    for kappa in kappas:
-        problem = _problem("quadratic", key, kappa=kappa)
-        algorithm = VARIANTS[variant](problem, mixing)
-        trace = simulate_rounds(
-            key, algorithm, problem, mixing, num_rounds=20_000, num_records=2000
-        )
-        _, record = rounds_to(trace, 1e-6)
-        computations.append(int(trace.num_computations[record]))
-    slope = loglog_slope(kappas, computations)
+    computations = measure.rounds_to_reach(
+        key,
+        VARIANTS[variant],
+        [(_problem("quadratic", key, kappa=k), mixing) for k in measure.KAPPAS],
+        num_rounds=20_000,
+        num_records=2000,
+        counter="num_computations",
+    )
+    slope = measure.loglog_slope(measure.KAPPAS, computations)
     assert slope <= 0.65, (computations, slope)
     assert time.perf_counter() - start < 60
 
@@ -149,12 +144,15 @@ def test_multi_consensus_removes_the_graph_from_the_computations(key, x64):
     n = 32
     mixing = laplacian_mixing(jg.graphs.ring(n))
     problem = _problem("quadratic", key, n=n, kappa=100.0)
-    counts = {}
-    for name, algorithm in (
-        ("single", ADOMPlus.from_theory(problem, mixing)),
-        ("chebyshev", ADOMPlusMultiConsensus.from_theory(problem, mixing)),
-    ):
-        trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=40_000, num_records=400)
-        _, record = rounds_to(trace, 1e-6)
-        counts[name] = int(trace.num_computations[record])
-    assert counts["chebyshev"] * 20 < counts["single"], counts
+    single, chebyshev = (
+        measure.rounds_to_reach(
+            key,
+            cls.from_theory,
+            [(problem, mixing)],
+            num_rounds=40_000,
+            num_records=400,
+            counter="num_computations",
+        )[0]
+        for cls in (ADOMPlus, ADOMPlusMultiConsensus)
+    )
+    assert chebyshev * 20 < single, (single, chebyshev)

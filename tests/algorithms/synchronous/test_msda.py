@@ -15,6 +15,7 @@ from jaxgossip.algorithms.ops import chebyshev_coefficients, chebyshev_constants
 from jaxgossip.algorithms.synchronous.msda import MSDA
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
+from tests import measure
 from tests.replays_sync import msda as msda_replay
 
 N, DIM = 8, 4
@@ -41,18 +42,6 @@ def _mixing(name, key):
     if name == "ring":
         return laplacian_mixing(jg.graphs.ring(N))
     return metropolis_mixing(jg.graphs.erdos_renyi(key, N, 0.4))
-
-
-def rounds_to(trace, rel):
-    """First round at which f(x_bar) - f* < rel * (its initial value); fails if never."""
-    subopt = np.asarray(trace.suboptimality)
-    reached = np.flatnonzero(subopt < rel * subopt[0])
-    assert reached.size, subopt[-1]
-    return int(np.asarray(trace.time)[reached[0]]), reached[0]
-
-
-def loglog_slope(x, y):
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 @pytest.mark.parametrize("mixing_name", ["ring", "erdos_renyi"])
@@ -120,14 +109,13 @@ def test_converges_linearly_to_the_exact_optimum(key, x64, kind):
     mixing = laplacian_mixing(jg.graphs.ring(N))
     algorithm = MSDA.from_theory(problem, mixing)
     trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=200, num_records=200)
-    subopt = np.asarray(trace.suboptimality)
-    assert subopt[-1] < 1e-10 and np.asarray(trace.mean_suboptimality)[-1] < 1e-10
-    assert np.asarray(trace.consensus)[-1] < 1e-10
+    measure.assert_exact(trace)
     # Linear at (at least) the rate of Nesterov's method on the dual, whose
     # condition number is kappa_l chi_P: log f(x_bar) - f* falls by
     # sqrt(1 / (kappa_l chi_P)) per round or more until round-off.
     cheb = chebyshev_constants(mixing)
     rate = np.sqrt(cheb.lambda_min / cheb.lambda_max / float(problem.L / problem.mu))
+    subopt = np.asarray(trace.suboptimality)
     above = np.flatnonzero(subopt > 1e-13)
     above = above[above > 0]
     assert above.size >= 5, subopt
@@ -163,19 +151,20 @@ def test_gradient_computations_grow_like_sqrt_kappa(key, x64):
     # gradients. Measured (ring of 8, eps = 1e-6 f0): 192, 616, 1952, slope 0.50.
     start = time.perf_counter()
     mixing = laplacian_mixing(jg.graphs.ring(N))
-    kappas = np.array([10.0, 100.0, 1000.0])
-    computations, predicted = [], []
-    for kappa in kappas:
-        problem = _problem("quadratic", key, kappa=kappa)
-        algorithm = MSDA.from_theory(problem, mixing)
-        trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=600, num_records=600)
-        _, record = rounds_to(trace, 1e-6)
-        computations.append(int(trace.num_computations[record]))
-        gap = float(mixing.lambda_2 / mixing.lambda_max)
-        predicted.append(
-            theory.msda(float(problem.L / problem.mu), gap, N, mixing.graph.num_edges, 1e-6)
-        )
-    slope = loglog_slope(kappas, computations)
+    problems = [_problem("quadratic", key, kappa=kappa) for kappa in measure.KAPPAS]
+    computations = measure.rounds_to_reach(
+        key,
+        MSDA.from_theory,
+        [(p, mixing) for p in problems],
+        num_rounds=600,
+        num_records=600,
+        counter="num_computations",
+    )
+    gap = float(mixing.lambda_2 / mixing.lambda_max)
+    predicted = [
+        theory.msda(float(p.L / p.mu), gap, N, mixing.graph.num_edges, 1e-6) for p in problems
+    ]
+    slope = measure.loglog_slope(measure.KAPPAS, computations)
     assert slope <= 0.65, (computations, slope)
     # Within one constant factor of Scaman et al.'s Theorem 4 across kappa (measured 0.55-0.56).
     ratios = np.array(computations) / np.array([p.computations for p in predicted])
@@ -189,16 +178,10 @@ def test_communication_rounds_grow_like_inverse_sqrt_gap(key, x64):
     # steps. Rings of n nodes have gamma ~ 1/n^2. Measured (eps = 1e-6 f0,
     # n = 8, 16, 32, 64): 48, 90, 160, 340 gossip steps, slope 0.47.
     start = time.perf_counter()
-    gaps, gossip_steps = [], []
-    for n in (8, 16, 32, 64):
-        mixing = laplacian_mixing(jg.graphs.ring(n))
-        problem = _problem("quadratic", key, n=n)
-        algorithm = MSDA.from_theory(problem, mixing)
-        trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=200, num_records=200)
-        _, record = rounds_to(trace, 1e-6)
-        gaps.append(float(mixing.lambda_2 / mixing.lambda_max))
-        gossip_steps.append(int(trace.num_communications[record]) // mixing.graph.num_edges)
-    slope = loglog_slope(1.0 / np.array(gaps), gossip_steps)
+    inverse_gaps, gossip_steps = measure.gossip_steps_on_rings(
+        key, MSDA, lambda n: _problem("quadratic", key, n=n)
+    )
+    slope = measure.loglog_slope(inverse_gaps, gossip_steps)
     assert 0.35 <= slope <= 0.65, (gossip_steps, slope)
     assert time.perf_counter() - start < 60
 

@@ -11,7 +11,7 @@ from jaxgossip.algorithms.ops import chebyshev_constants
 from jaxgossip.algorithms.synchronous.opapc import OPAPC
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import laplacian_mixing, metropolis_mixing
-from tests.algorithms.synchronous.test_msda import loglog_slope, rounds_to
+from tests import measure
 from tests.replays_sync import opapc as opapc_replay
 
 N, DIM = 8, 4
@@ -21,19 +21,6 @@ def _problem(kind, key, n=N, kappa=10.0):
     if kind == "quadratic":
         return jg.problems.quadratic(key, n, DIM, kappa=kappa)
     return jg.problems.logistic_regression(key, n, DIM, 20, reg=0.1)
-
-
-def assert_linear(trace, floor=1e-13):
-    """Log-suboptimality falls at a steady rate (a sublinear method slows down)."""
-    subopt, t = np.asarray(trace.suboptimality), np.asarray(trace.time)
-    above = np.flatnonzero(subopt > floor)
-    above = above[above > 0]
-    assert above.size >= 8, subopt
-    half = above.size // 2
-    first, second = (
-        np.polyfit(t[i], np.log(subopt[i]), 1)[0] for i in (above[:half], above[half:])
-    )
-    assert first < 0 and second < 0 and 1 / 3 < second / first < 3, (first, second)
 
 
 @pytest.mark.parametrize("steps", [None, 1])
@@ -81,10 +68,8 @@ def test_converges_linearly_to_the_exact_optimum(key, x64, kind):
     mixing = laplacian_mixing(jg.graphs.ring(N))
     algorithm = OPAPC.from_theory(problem, mixing)
     trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=300, num_records=150)
-    assert float(trace.suboptimality[-1]) < 1e-10
-    assert float(trace.mean_suboptimality[-1]) < 1e-10
-    assert float(trace.consensus[-1]) < 1e-10
-    assert_linear(trace)
+    measure.assert_exact(trace)
+    measure.assert_linear(trace)
     # The dual stays in the range of the gossip operator: its rows sum to zero.
     np.testing.assert_allclose(np.sum(trace.final_state.y, axis=0), 0.0, atol=1e-10)
 
@@ -117,15 +102,15 @@ def test_gradient_computations_grow_like_sqrt_kappa(key, x64):
     # saturated at kappa = 10 flattens the small-kappa end).
     start = time.perf_counter()
     mixing = laplacian_mixing(jg.graphs.ring(N))
-    kappas = np.array([10.0, 100.0, 1000.0])
-    computations = []
-    for kappa in kappas:
-        problem = _problem("quadratic", key, kappa=kappa)
-        algorithm = OPAPC.from_theory(problem, mixing)
-        trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=600, num_records=600)
-        _, record = rounds_to(trace, 1e-6)
-        computations.append(int(trace.num_computations[record]))
-    slope = loglog_slope(kappas, computations)
+    computations = measure.rounds_to_reach(
+        key,
+        OPAPC.from_theory,
+        [(_problem("quadratic", key, kappa=k), mixing) for k in measure.KAPPAS],
+        num_rounds=600,
+        num_records=600,
+        counter="num_computations",
+    )
+    slope = measure.loglog_slope(measure.KAPPAS, computations)
     assert slope <= 0.65, (computations, slope)
     assert time.perf_counter() - start < 60
 
@@ -135,15 +120,9 @@ def test_communication_rounds_grow_like_inverse_sqrt_gap(key, x64):
     # (eps = 1e-6 f0, rings n = 8, 16, 32, 64): 66, 155, 320, 620 gossip steps,
     # slope 0.54.
     start = time.perf_counter()
-    gaps, gossip_steps = [], []
-    for n in (8, 16, 32, 64):
-        mixing = laplacian_mixing(jg.graphs.ring(n))
-        problem = _problem("quadratic", key, n=n)
-        algorithm = OPAPC.from_theory(problem, mixing)
-        trace = simulate_rounds(key, algorithm, problem, mixing, num_rounds=200, num_records=200)
-        _, record = rounds_to(trace, 1e-6)
-        gaps.append(float(mixing.lambda_2 / mixing.lambda_max))
-        gossip_steps.append(int(trace.num_communications[record]) // mixing.graph.num_edges)
-    slope = loglog_slope(1.0 / np.array(gaps), gossip_steps)
+    inverse_gaps, gossip_steps = measure.gossip_steps_on_rings(
+        key, OPAPC, lambda n: _problem("quadratic", key, n=n)
+    )
+    slope = measure.loglog_slope(inverse_gaps, gossip_steps)
     assert 0.35 <= slope <= 0.65, (gossip_steps, slope)
     assert time.perf_counter() - start < 60

@@ -22,7 +22,7 @@ from jaxgossip.algorithms.synchronous.push_pull_device_sampling import (
 )
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import metropolis_mixing
-from tests import reference
+from tests import measure, reference
 from tests.replays_sync import push_pull_device_sampling as replay_ppds
 
 NUM_NODES, DIM = 8, 4
@@ -190,21 +190,16 @@ def test_converges_linearly_to_high_precision(key, x64, kind, graph_name):
     algorithms = [
         PushPullDeviceSampling.from_theory(problem, mixing, activation_prob=p) for p in probs
     ]
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *algorithms)
+    stacked = measure.stack(algorithms)
     traces = jax.vmap(
         lambda a: simulate_rounds(
             key, a, problem, mixing, num_rounds=3000, num_records=3000, x0=jnp.ones(DIM)
         )
     )(stacked)
     for k, p in enumerate(probs):
-        sub = np.asarray(traces.suboptimality[k])
-        assert sub[-1] < 1e-10 and traces.mean_suboptimality[k, -1] < 1e-10, p
-        assert traces.consensus[k, -1] < 1e-10 and not traces.diverged[k, -1], p
-        # Linear: 1e-10 -> 1e-13 takes no more than twice the rounds of 1e-7 -> 1e-10
-        # (a sublinear rate would need about 1000x more).
-        to_7, to_10, to_13 = (int(np.argmax(sub < eps)) for eps in (1e-7, 1e-10, 1e-13))
-        assert 0 < to_7 < to_10 < to_13, (p, to_7, to_10, to_13)
-        assert to_13 - to_10 <= 2 * (to_10 - to_7) + 20, (p, to_7, to_10, to_13)
+        run = jax.tree.map(lambda leaf, k=k: leaf[k], traces)
+        measure.assert_exact(run)
+        measure.assert_steady_decades(run.suboptimality, slack=20, context=(p,))
 
 
 def test_jit_vmap_over_hyperparameters_equals_single_runs(key, x64):
