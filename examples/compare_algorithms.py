@@ -9,7 +9,7 @@ table of computations and communications to reach eps and saves a figure of
 f(x̄) − f* against computations and against communications.
 """
 
-from jaxgossip.study.compare import main
+from jaxgossip.cli.compare import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

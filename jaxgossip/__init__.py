@@ -11,6 +11,8 @@ matrix). The package is laid out in that order: ``network``, ``problems``,
 """
 
 from jaxgossip import algorithms, io, plot, problems, synchronous, theory
+from jaxgossip.cli import experiment
+from jaxgossip.cli.experiment import ExperimentError, load_experiment, run_experiment
 from jaxgossip.engine import long_run, time_varying
 from jaxgossip.engine.events import init_state, simulate, split_key
 from jaxgossip.engine.long_run import simulate_in_chunks
@@ -24,18 +26,9 @@ from jaxgossip.network.graphs import Graph
 from jaxgossip.network.mixing import Mixing, TimeVaryingMixing, metropolis_mixing
 from jaxgossip.plot import plot_convergence
 from jaxgossip.problems import datasets
-from jaxgossip.study import experiment, tradeoff
-from jaxgossip.study.experiment import ExperimentError, load_experiment, run_experiment
-from jaxgossip.study.sweep import (
-    best,
-    divergence_summary,
-    load_sweep,
-    over_seeds,
-    save_sweep,
-    sweep,
-    to_dataframe,
-    to_reach,
-)
+from jaxgossip.study import tradeoff
+from jaxgossip.study.analysis import best, divergence_summary, over_seeds, to_reach
+from jaxgossip.study.sweep import load_sweep, save_sweep, sweep, to_dataframe
 from jaxgossip.version import VERSION
 
 __version__ = VERSION

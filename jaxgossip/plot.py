@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxgossip.engine.trace import Trace
+from jaxgossip.study.tradeoff import cost_to_reach, medians
 
 X_LABELS = {
     "time": "simulated time",
@@ -208,8 +209,6 @@ def plot_frontier(ds, *, path=None, title: str | None = None):
     """
     from matplotlib.figure import Figure
 
-    from jaxgossip.study.tradeoff import medians
-
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.subplots()
     ratios = np.asarray(ds["ratio"].values, float)
@@ -367,8 +366,6 @@ def cost_medians(ds, *, c_grad: float = 1.0, c_comm: float = 1.0) -> np.ndarray:
     median is NaN unless more than half the seeds reached (for an even count,
     exactly half reaching gives NaN).
     """
-    from jaxgossip.study.tradeoff import cost_to_reach
-
     cost = cost_to_reach(ds, c_grad=c_grad, c_comm=c_comm).transpose("algorithm", "ratio", "seed")
     values = cost.values.astype(float)
     median = np.median(np.where(np.isnan(values), np.inf, values), axis=-1)

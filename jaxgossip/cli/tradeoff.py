@@ -26,7 +26,7 @@ error naming the file and the key path, with the closest valid key)::
                                       #   + c_comm·communications (default [[1, 1]])
     float64 = false         # run in float64 (for eps below float32's resolution)
 
-    [problem]               # as in experiment files (jaxgossip/experiment.py)
+    [problem]               # as in experiment files (jaxgossip/cli/experiment.py)
     kind = "quadratic"
     num_nodes = 16
     dim = 8
@@ -45,30 +45,32 @@ required.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
-import sys
 import time
 
+import jax
 import numpy as np
 
-from jaxgossip.study.experiment import (
-    ExperimentError,
-    ProblemSpec,
-    _graphs,
-    _problem,
-    _Table,
-    _unknown,
-    build_graph,
-    build_problem,
+from jaxgossip.algorithms.registry import REGISTRY
+from jaxgossip.cli.common import add_output_arguments, error, refuse_existing
+from jaxgossip.cli.config import (
+    Table,
+    load_toml,
     name_and_seed,
+    read_graphs,
+    read_problem,
+    unknown,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from jaxgossip.io import atomic_write
+from jaxgossip.plot import plot_cost, plot_frontier
+from jaxgossip.study.build import build_graph, build_problem
+from jaxgossip.study.spec import ExperimentError, ProblemSpec
+from jaxgossip.study.sweep import save_sweep
+from jaxgossip.study.table import format_table
+from jaxgossip.study.tradeoff import best_ratios, explore, medians
 
 _TOP = (
     "name",
@@ -118,25 +120,15 @@ def load_config(path) -> TradeoffConfig:
       FileNotFoundError: no such file.
       ExperimentError: invalid TOML, or a key that does not follow the schema.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as file:
-        try:
-            config = tomllib.load(file)
-        except tomllib.TOMLDecodeError as error:
-            raise ExperimentError(path, "", f"invalid TOML: {error}") from None
-    return parse_config(
-        config,
-        file=path,
-        base_dir=os.path.dirname(os.path.abspath(path)),
-        name=os.path.splitext(os.path.basename(path))[0],
-    )
+    config, context = load_toml(path)
+    return parse_config(config, **context)
 
 
 def parse_config(
     config: dict, *, file: str = "<tradeoff>", base_dir=".", name: str = "tradeoff"
 ) -> TradeoffConfig:
     """Checks a parsed trade-off file (the dict ``tomllib`` returns); see the module docstring."""
-    top = _Table(file, "", config)
+    top = Table(file, "", config)
     top.done(valid=_TOP)  # a misspelt table name first: it explains what seems missing
     name, seed = name_and_seed(top, name)
     counts = {}
@@ -162,8 +154,8 @@ def parse_config(
     algorithms = _algorithm_names(top)
     costs = _costs(top)
     float64 = top.get("float64", bool, False)
-    problem = _problem(top.table("problem"), os.fspath(base_dir))
-    graphs = _graphs(top, problem, seed)
+    problem = read_problem(top.table("problem"), os.fspath(base_dir))
+    graphs = read_graphs(top, problem, seed)
     output = top.table("output", required=False)
     output_dir = output.get("dir", str, os.path.join("results", name))
     output.done()
@@ -184,7 +176,7 @@ def parse_config(
     )
 
 
-def _array(top: _Table, key: str, default):
+def _array(top: Table, key: str, default):
     top.read.add(key)
     value = top.data.get(key, default)
     if not isinstance(value, list) or not value:
@@ -192,7 +184,7 @@ def _array(top: _Table, key: str, default):
     return value
 
 
-def _ratios(top: _Table) -> tuple:
+def _ratios(top: Table) -> tuple:
     values = _array(top, "ratios", list(DEFAULT_RATIOS))
     for value in values:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -204,9 +196,7 @@ def _ratios(top: _Table) -> tuple:
     return tuple(float(v) for v in values)
 
 
-def _algorithm_names(top: _Table) -> tuple:
-    from jaxgossip.algorithms import REGISTRY
-
+def _algorithm_names(top: Table) -> tuple:
     if "algorithms" not in top.data:
         raise top.error("algorithms", "missing; expected an array of algorithm names")
     names = _array(top, "algorithms", None)
@@ -214,13 +204,13 @@ def _algorithm_names(top: _Table) -> tuple:
         if not isinstance(name, str):
             raise top.error(f"algorithms[{k}]", f"expected an algorithm name, got {name!r}")
         if name not in REGISTRY:
-            raise top.error(f"algorithms[{k}]", _unknown("algorithm", name, sorted(REGISTRY)))
+            raise top.error(f"algorithms[{k}]", unknown("algorithm", name, sorted(REGISTRY)))
     if len(set(names)) != len(names):
         raise top.error("algorithms", f"expected distinct names, got {names}")
     return tuple(names)
 
 
-def _costs(top: _Table) -> tuple:
+def _costs(top: Table) -> tuple:
     pairs = _array(top, "costs", [[1.0, 1.0]])
     checked = []
     for k, pair in enumerate(pairs):
@@ -261,21 +251,12 @@ def run_config(config: TradeoffConfig, *, overwrite: bool = False, progress=prin
         anything runs).
       ExperimentError: the problem or a graph cannot be built.
     """
-    import contextlib
-
-    import jax
-
     # float64 = false leaves the precision as it is (a caller may have enabled x64).
     with jax.enable_x64(True) if config.float64 else contextlib.nullcontext():
         return _run_config(config, overwrite=overwrite, progress=progress or (lambda line: None))
 
 
 def _run_config(config: TradeoffConfig, *, overwrite: bool, progress) -> dict:
-    from jaxgossip.io import atomic_write
-    from jaxgossip.plot import plot_cost, plot_frontier
-    from jaxgossip.study.sweep import save_sweep
-    from jaxgossip.study.tradeoff import explore
-
     out = config.output_dir
     if os.path.exists(out) and not os.path.isdir(out):
         raise FileExistsError(f"the output folder {out!r} is a file.")
@@ -339,8 +320,6 @@ def summary_table(ds, costs=((1.0, 1.0),)) -> str:
     more than half the seeds did not reach eps; the best ratio of each cost model
     comes from ``jaxgossip.study.tradeoff.best_ratios``.
     """
-    from jaxgossip.study.tradeoff import best_ratios, medians
-
     med = medians(ds)
     attrs = ds.attrs
     num_seeds = ds.sizes["seed"]
@@ -366,7 +345,7 @@ def summary_table(ds, costs=((1.0, 1.0),)) -> str:
         f"{attrs.get('graph', 'graph')} ({sizes}): to reach f(x̄) − f* <= "
         f"{float(attrs.get('eps', math.nan)):g}, medians over {num_seeds} seeds; ratio = "
         "communications per computation",
-        _format_rows(header, rows),
+        format_table(header, rows),
     ]
     if "lower_computations" in attrs:
         lines.append(
@@ -387,7 +366,7 @@ def summary_table(ds, costs=((1.0, 1.0),)) -> str:
                 cells.append(f"ratio {ratio:g}, cost {cost:,.4g}")
         rows.append((f"{c_grad:g}·computations + {c_comm:g}·communications", *cells))
     lines += ["", "best ratio (median cost over seeds) under each cost model:"]
-    lines.append(_format_rows(header, rows))
+    lines.append(format_table(header, rows))
     return "\n".join(lines)
 
 
@@ -396,57 +375,47 @@ def _number(value, form: str) -> str:
     return form.format(value) if np.isfinite(value) else "-"
 
 
-def _format_rows(header, rows) -> str:
-    from jaxgossip.study.experiment import _width
-
-    widths = [max(_width(h), *(_width(row[c]) for row in rows)) for c, h in enumerate(header)]
-
-    def line(cells):  # the first column (labels) aligns left, the others right
-        return "  ".join(
-            c + " " * (w - _width(c)) if k == 0 else " " * (w - _width(c)) + c
-            for k, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
 # --- the command --------------------------------------------------------------------
+
+
+def add_parser(commands) -> None:
+    """Registers ``tradeoff`` on the subparsers ``commands``."""
+    parser = commands.add_parser(
+        "tradeoff",
+        help="computations vs communications to reach eps across rate ratios, from a TOML file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run_command)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``jaxgossip tradeoff``."""
     parser.add_argument("config", metavar="CONFIG.toml", help="the trade-off file")
-    parser.add_argument(
-        "--out", default=None, help="output folder (default: [output] dir of the file)"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace output files that already exist"
+    add_output_arguments(
+        parser, default=None, help="output folder (default: [output] dir of the file)"
     )
 
 
-def run_cli(args) -> int:
+def run_command(args) -> int:
     """Runs ``jaxgossip tradeoff``; returns the exit code (2 for a bad file or refusal)."""
     try:
         config = load_config(args.config)
-    except (OSError, ExperimentError) as error:
-        return _error(str(error))
+    except (OSError, ExperimentError) as exc:
+        return error(str(exc), "tradeoff")
     if args.out is not None:
         config = dataclasses.replace(config, output_dir=args.out)
-    existing = [p for p in output_paths(config) if os.path.exists(p)]
-    if existing and not args.overwrite:  # checked before anything runs; run_config checks again
-        shown = ", ".join(os.path.basename(p) for p in existing[:6])
-        more = f" and {len(existing) - 6} more" if len(existing) > 6 else ""
-        return _error(
-            f"{config.output_dir!r} already holds {shown}{more}; pass --overwrite to replace "
-            "them, or choose another --out."
-        )
+    refusal = refuse_existing(config.output_dir, output_paths(config))
+    if refusal and not args.overwrite:  # checked before anything runs; run_config checks again
+        return error(refusal, "tradeoff")
     print(f"jaxgossip tradeoff: {config.name} (each graph compiles first) ...", flush=True)
     try:
         results = run_config(
             config, overwrite=args.overwrite, progress=lambda line: print(line, flush=True)
         )
-    except (FileExistsError, ExperimentError) as error:
-        return _error(str(error))
+    except (FileExistsError, ExperimentError) as exc:
+        return error(str(exc), "tradeoff")
     print()
     for ds in results.values():
         print(summary_table(ds, config.costs), end="\n\n")
@@ -454,8 +423,3 @@ def run_cli(args) -> int:
     for path in output_paths(config):
         print(f"  {path}")
     return 0
-
-
-def _error(message: str) -> int:
-    print(f"jaxgossip tradeoff: error: {message}", file=sys.stderr)
-    return 2

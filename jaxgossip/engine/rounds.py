@@ -24,6 +24,11 @@ network) accept one.
 Keys: ``simulate_rounds(key, ...)`` hands ``init`` an oracle keyed by
 ``init_key(key)`` and round r an oracle keyed by ``round_key(key, r)``; the
 gradient of node i in that round uses ``jax.random.fold_in(oracle.key, i)``.
+
+A run continues across calls: ``simulate_rounds(key, ..., initial_state=s,
+start_round=r0)`` runs rounds r0, r0 + 1, ... with the same keys and mixing
+matrices as one long run would, and its trace's ``time`` goes on from r0, so
+chunks of a run (``jaxgossip.engine.long_run``) equal that run bit for bit.
 """
 
 from __future__ import annotations
@@ -55,6 +60,21 @@ def round_key(key: jax.Array, r) -> jax.Array:
     return jax.random.fold_in(jax.random.split(key)[1], r)
 
 
+def init_round_state(key: jax.Array, algorithm: SyncAlgorithm, problem: Problem, mixing, x0=None):
+    """The network state ``simulate_rounds(key, ...)`` starts from.
+
+    Args:
+      key: the run's key; ``init`` gets an oracle keyed by ``init_key(key)``.
+      algorithm, problem, mixing, x0: as for ``simulate_rounds``.
+
+    Returns:
+      The algorithm's network state, per-node leaves (n, ...).
+    """
+    xs0 = initial_points(x0, mixing.num_nodes, problem.dim, problem.x_star.dtype)
+    first = mixing.at(0) if isinstance(mixing, TimeVaryingMixing) else mixing
+    return algorithm.init(xs0, Oracle(problem, init_key(key)), first)
+
+
 def _metrics(algorithm: SyncAlgorithm, problem: Problem, state) -> dict[str, jax.Array]:
     return network_metrics(problem, algorithm.params(state), state)
 
@@ -69,6 +89,8 @@ def simulate_rounds(
     num_rounds: int,
     num_records: int,
     x0=None,
+    initial_state=None,
+    start_round=0,
 ) -> Trace:
     """Runs ``num_rounds`` synchronous rounds of ``algorithm`` and records metrics.
 
@@ -86,9 +108,16 @@ def simulate_rounds(
       num_records: records after the initial one (static); record r follows
         r * num_rounds / num_records rounds.
       x0: optional initial point, (dim,) for all nodes or (n, dim); zeros by default.
+      initial_state: optional network state to start from instead of
+        ``init_round_state(key, ...)`` (e.g. a previous trace's ``final_state``).
+      start_round: index of the first round (an int, traced: new values reuse
+        the compiled run). Round r uses ``round_key(key, r)`` and
+        ``mixing.at(r)``, so that a run continued from round r0 with the state
+        after r0 rounds equals the rounds r0, r0 + 1, ... of one long run.
 
     Returns:
-      A ``Trace``: ``time`` is the number of rounds done (float),
+      A ``Trace``: ``time`` is the number of rounds done since round 0 (float;
+      record 0 is at ``start_round``),
       ``num_computations`` / ``num_communications`` sum the rounds' ``RoundCost``,
       ``bytes_sent`` = communications * message_floats(dim) * itemsize.
     """
@@ -96,19 +125,22 @@ def simulate_rounds(
     check_run_sizes("simulate_rounds", problem, n, "num_rounds", num_rounds, num_records)
     per_record = num_rounds // num_records
     dtype = problem.x_star.dtype
-    xs0 = initial_points(x0, n, dim, dtype)
     varying = isinstance(mixing, TimeVaryingMixing)
     if varying and not algorithm.time_varying:
         raise ValueError(
             f"simulate_rounds: {type(algorithm).__name__} is not meant for time-varying "
             "networks (its time_varying is False); give it a fixed Mixing."
         )
-    state = algorithm.init(xs0, Oracle(problem, init_key(key)), mixing.at(0) if varying else mixing)
-    _, run_key = jax.random.split(key)
+    if initial_state is None:
+        state = init_round_state(key, algorithm, problem, mixing, x0)
+    else:
+        state = initial_state
+    start_round = jnp.asarray(start_round, jnp.int32)
+    _, run_key = jax.random.split(key)  # split once, not in every round
 
     def one_round(carry, r):
         state, computations, communications = carry
-        oracle = Oracle(problem, jax.random.fold_in(run_key, r))
+        oracle = Oracle(problem, jax.random.fold_in(run_key, r))  # round_key(key, r)
         state, cost = algorithm.round(state, oracle, mixing.at(r) if varying else mixing)
         computations = computations + jnp.asarray(cost.computations, jnp.int32)
         communications = communications + jnp.asarray(cost.communications, jnp.int32)
@@ -117,13 +149,13 @@ def simulate_rounds(
     def one_record(carry, record):
         state, diverged = carry
         zero = jnp.zeros((), jnp.int32)
-        rounds = record * per_record + jnp.arange(per_record)
+        rounds = start_round + record * per_record + jnp.arange(per_record)
         (state, computations, communications), _ = jax.lax.scan(
             one_round, (state, zero, zero), rounds
         )
         metrics = _metrics(algorithm, problem, state)
         metrics["diverged"] = metrics["diverged"] | diverged
-        metrics["time"] = ((record + 1) * per_record).astype(dtype)
+        metrics["time"] = (start_round + (record + 1) * per_record).astype(dtype)
         metrics["num_computations"] = computations
         metrics["num_communications"] = communications
         return (state, metrics["diverged"]), metrics
@@ -134,4 +166,4 @@ def simulate_rounds(
     )
 
     bytes_per_message = algorithm.message_floats(dim) * dtype.itemsize
-    return assemble_trace(initial, records, jnp.zeros((), dtype), bytes_per_message, state)
+    return assemble_trace(initial, records, start_round.astype(dtype), bytes_per_message, state)

@@ -99,7 +99,7 @@ def simulate_time_varying(
         init_state(algorithm, problem, x0),
         jnp.zeros((), phases[0].comm_rate.dtype),
         num_chunks=num_phases,
-        events_per_chunk=events_per_phase,
+        steps_per_chunk=events_per_phase,
         fingerprint={},
         progress=progress,
     )

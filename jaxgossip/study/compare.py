@@ -9,18 +9,31 @@ Asynchronous methods count events; synchronous ones count per round as
 
 from __future__ import annotations
 
-import argparse
-import math
-
 import jax
 import numpy as np
 
-from jaxgossip.algorithms.registry import CENTRALIZED, COUNTING, DEVICE_SAMPLING, REGISTRY
-from jaxgossip.algorithms.synchronous import SYNC_REGISTRY
+from jaxgossip.algorithms.registry import COUNTING, METHODS
 from jaxgossip.engine.events import simulate
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.engine.trace import Trace
 from jaxgossip.network.mixing import metropolis_mixing
+from jaxgossip.study.table import format_table
+
+
+def classes(engine: str) -> dict[str, type]:
+    """Name -> class of the registered methods that run on ``engine`` ("events" or "rounds")."""
+    return {m.name: m.cls for m in METHODS.values() if m.engine == engine}
+
+
+def groups(traces: dict[str, Trace]) -> dict[str, dict[str, Trace]]:
+    """The traces by counting convention: ``COUNTING`` key -> {name: trace}, none empty.
+
+    Costs are compared only within a group: each counts as its own papers do.
+    """
+    grouped = {group: {} for group in COUNTING}
+    for name, trace in traces.items():
+        grouped[METHODS[name].counting][name] = trace
+    return {group: named for group, named in grouped.items() if named}
 
 
 def run_all(
@@ -46,14 +59,15 @@ def run_all(
       name -> reason for algorithms that cannot run on this problem (e.g. the
       dual method needs conjugate gradients).
     """
-    names = [n for n in REGISTRY if n != "gossip"] if names is None else list(names)
+    registry = classes("events")
+    names = [n for n in registry if n != "gossip"] if names is None else list(names)
 
     def run(key, algorithm):
         return simulate(
             key, algorithm, problem, clocks, num_events=num_events, num_records=num_records, x0=x0
         )
 
-    return _run_registered(REGISTRY, names, (problem, clocks), run, num_seeds)
+    return _run_registered(registry, names, (problem, clocks), run, num_seeds)
 
 
 def run_all_rounds(
@@ -63,7 +77,8 @@ def run_all_rounds(
 
     Same returns as ``run_all``; labels are the ``SYNC_REGISTRY`` names.
     """
-    names = list(SYNC_REGISTRY) if names is None else list(names)
+    registry = classes("rounds")
+    names = list(registry) if names is None else list(names)
     mixing = metropolis_mixing(graph)
 
     def run(key, algorithm):
@@ -71,7 +86,7 @@ def run_all_rounds(
             key, algorithm, problem, mixing, num_rounds=num_rounds, num_records=num_records, x0=x0
         )
 
-    return _run_registered(SYNC_REGISTRY, names, (problem, mixing), run, num_seeds)
+    return _run_registered(registry, names, (problem, mixing), run, num_seeds)
 
 
 def _run_registered(registry, names, setting, run, num_seeds):
@@ -137,91 +152,5 @@ def format_rows(rows: list[dict], eps: float, *, time_label: str = "time") -> st
                 else f"{row['final']:.2e}",
             )
         )
-    widths = [max(len(h), *(len(r[c]) for r in body)) for c, h in enumerate(header)]
-    lines = [
-        f"to reach f(x̄) − f* <= {eps:g} (medians over seeds)",
-        "  ".join(h.rjust(w) for h, w in zip(header, widths)),
-        "  ".join("-" * w for w in widths),
-        *("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in body),
-    ]
-    return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``jaxgossip compare`` and ``examples/compare_algorithms.py``."""
-    parser.add_argument("--nodes", type=int, default=16)
-    parser.add_argument("--dim", type=int, default=8)
-    parser.add_argument("--kappa", type=float, default=10.0)
-    parser.add_argument("--graph", default="ring", help="a generator of jaxgossip.graphs")
-    parser.add_argument("--comm-rate", type=float, default=1.0, help="per edge")
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--records", type=int, default=200)
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=2000, help="rounds of synchronous methods")
-    parser.add_argument("--eps", type=float, nargs="+", default=[1e-2, 1e-8])
-    parser.add_argument("--out", default="compare_algorithms.png", help="figure path")
-
-
-def run_cli(args) -> int:
-    """Runs the comparison on a quadratic in float64, prints tables, saves the figure."""
-    # The exact methods go below float32's resolution.
-    with jax.enable_x64(True):
-        from jaxgossip import problems
-        from jaxgossip.network import graphs
-        from jaxgossip.network.clocks import Clocks
-        from jaxgossip.plot import plot_convergence
-
-        graph = getattr(graphs, args.graph)(args.nodes)
-        problem = problems.quadratic(jax.random.key(0), args.nodes, args.dim, kappa=args.kappa)
-        clocks = Clocks(graph, compute_rate=1.0, comm_rate=args.comm_rate)
-        traces, skipped = run_all(
-            problem,
-            clocks,
-            num_events=args.events,
-            num_records=args.records,
-            num_seeds=args.seeds,
-            x0=jax.numpy.ones(args.dim),
-        )
-        print(
-            f"quadratic, kappa {args.kappa:g}, {args.graph} of {args.nodes} nodes, compute rate 1 "
-            f"per node, comm rate {args.comm_rate:g} per edge, {args.events:,} events, "
-            f"{args.seeds} seeds; each algorithm's from_theory configuration\n"
-        )
-        rounds, skipped_rounds = run_all_rounds(
-            problem,
-            graph,
-            num_rounds=args.rounds,
-            num_records=math.gcd(args.records, args.rounds),  # records must divide rounds
-            num_seeds=args.seeds,
-            x0=jax.numpy.ones(args.dim),
-        )
-        skipped.update(skipped_rounds)
-        groups = {
-            "asynchronous": traces,
-            "decentralized rounds": {
-                k: v for k, v in rounds.items() if k not in CENTRALIZED + DEVICE_SAMPLING
-            },
-            "device sampling": {k: v for k, v in rounds.items() if k in DEVICE_SAMPLING},
-            "centralized": {k: v for k, v in rounds.items() if k in CENTRALIZED},
-        }
-        for eps in args.eps:
-            for group, group_traces in groups.items():
-                if not group_traces:
-                    continue
-                print(f"[{group}] counting: {COUNTING[group]}")
-                time_label = "simulated time" if group == "asynchronous" else "rounds"
-                table = format_rows(to_reach_table(group_traces, eps), eps, time_label=time_label)
-                print(table, end="\n\n")
-        for name, reason in skipped.items():
-            print(f"skipped {name}: {reason}")
-        traces = {**traces, **rounds}
-        plot_convergence(traces, path=args.out, x_axes=("num_computations", "num_communications"))
-    print(f"figure: {args.out}")
-    return 0
-
-
-def main(argv=None) -> int:
-    """``examples/compare_algorithms.py``: every asynchronous method on one setting."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
+    title = f"to reach f(x̄) − f* <= {eps:g} (medians over seeds)"
+    return title + "\n" + format_table(header, body, left=0)

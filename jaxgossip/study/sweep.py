@@ -1,11 +1,14 @@
 """Sweeps: grids of hyperparameters, rates and seeds run as batched, compiled calls.
 
 The cartesian product of the grid's axes and the seeds is flattened into runs;
-the runs go through one ``jax.jit(jax.vmap(simulate))`` in equal batches,
-sharded over every device along a ``"runs"`` mesh axis, and come back as a
-labelled ``xarray.Dataset``. The helpers below read such a dataset: time to
-reach a target, quantiles over seeds, the best configuration, divergences,
-and a lossless ``.npz`` round trip.
+the runs go through one ``jax.jit(jax.vmap(...))`` of their engine in equal
+batches (``simulate`` for an event-driven ``Algorithm``, ``simulate_rounds``
+for a ``SyncAlgorithm``), sharded over every device along a ``"runs"`` mesh
+axis, optionally in checkpointed chunks, and come back as one labelled
+``xarray.Dataset`` whichever engine ran them. ``to_dataframe``, ``save_sweep``
+and ``load_sweep`` convert and store it losslessly; the readers (``to_reach``,
+``over_seeds``, ``best``, ``divergence_summary``) live in
+``jaxgossip.study.analysis`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import dataclasses
 import inspect
 import json
 import os
-import warnings
 
 import equinox as eqx
 import jax
@@ -22,15 +24,37 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from jaxgossip.algorithms.base import Algorithm
+from jaxgossip.algorithms.base import Algorithm, SyncAlgorithm
 from jaxgossip.engine.events import init_state, simulate
-from jaxgossip.engine.long_run import chunk_sizes, inputs_digest, run_chunks
+from jaxgossip.engine.long_run import chunk_sizes, inputs_digest, run_budget, run_chunks
+from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED
+from jaxgossip.io import atomic_write
 from jaxgossip.network.clocks import Clocks
+from jaxgossip.study.analysis import (
+    best,
+    divergence_summary,
+    mask_divergence,
+    over_seeds,
+    to_reach,
+)
+from jaxgossip.version import VERSION
+
+__all__ = [
+    "METRICS",
+    "RATE_AXES",
+    "best",
+    "divergence_summary",
+    "load_sweep",
+    "over_seeds",
+    "save_sweep",
+    "sweep",
+    "to_dataframe",
+    "to_reach",
+]
 
 RATE_AXES = ("compute_rate", "comm_rate")
 METRICS = RECORDED
-_MASKED = ("suboptimality", "mean_suboptimality", "consensus")
 _RESERVED = ("seed", "record", *METRICS)
 _FORMAT = "jaxgossip.sweep"
 
@@ -38,9 +62,10 @@ _FORMAT = "jaxgossip.sweep"
 def sweep(
     algorithm,
     problem,
-    clocks: Clocks,
+    network,
     *,
-    num_events: int,
+    num_events: int | None = None,
+    num_rounds: int | None = None,
     num_records: int,
     grid: dict | None = None,
     seeds=1,
@@ -54,20 +79,32 @@ def sweep(
     resume: bool = False,
     progress: bool = False,
 ) -> xr.Dataset:
-    """Runs ``simulate`` over every point of ``grid`` x ``seeds``, batched and sharded.
+    """Runs every point of ``grid`` x ``seeds`` on its engine, batched and sharded.
+
+    An ``Algorithm`` runs on the event engine (``simulate`` on ``Clocks``, a
+    budget of ``num_events``); a ``SyncAlgorithm`` on the round engine
+    (``simulate_rounds`` on a ``Mixing`` or ``TimeVaryingMixing``, a budget of
+    ``num_rounds``). Both return the same Dataset.
 
     Args:
-      algorithm: an ``Algorithm`` class or any callable ``**hyperparameters ->
-        Algorithm`` (e.g. ``lambda step_size: AsyncGossipSGD(step_size=step_size)``).
-        It receives traced scalars, so hyperparameters must be array leaves.
+      algorithm: an ``Algorithm`` or ``SyncAlgorithm`` class, or any callable
+        ``**hyperparameters -> algorithm`` (e.g. ``lambda step_size:
+        EXTRA(step_size=step_size)``). It receives traced scalars, so
+        hyperparameters must be array leaves.
       problem: the problem, shared by every run.
-      clocks: the base clocks: graph, (n,) compute and (E,) communication rates.
-      num_events, num_records: as in ``simulate``, for every run.
+      network: for an ``Algorithm``, the base ``Clocks`` (graph, (n,) compute and
+        (E,) communication rates); for a ``SyncAlgorithm``, the ``Mixing`` or
+        ``TimeVaryingMixing``.
+      num_events: events of every run of an ``Algorithm`` (as in ``simulate``).
+      num_rounds: rounds of every run of a ``SyncAlgorithm`` (as in
+        ``simulate_rounds``); give exactly the one the algorithm's engine counts.
+      num_records: records after the initial one, for every run.
       grid: axis name -> 1-D numeric values; the product of all axes is swept.
         Names are keyword arguments of ``algorithm``, except ``compute_rate``
-        and ``comm_rate``, whose values MULTIPLY the base clocks' rates: run
-        rates are ``clocks.compute_rate * v`` and ``clocks.comm_rate * v``, so
-        heterogeneous clocks keep their shape (with base rates 1, v is the rate).
+        and ``comm_rate`` (event engine only), whose values MULTIPLY the base
+        clocks' rates: run rates are ``clocks.compute_rate * v`` and
+        ``clocks.comm_rate * v``, so heterogeneous clocks keep their shape
+        (with base rates 1, v is the rate).
       seeds: S, for seeds 0..S-1, or a sequence of non-negative ints. Seed s
         runs with ``jax.random.key(s)``, or ``jax.random.fold_in(key, s)``.
       max_batch: most runs per compiled call; every batch has the same size
@@ -77,7 +114,8 @@ def sweep(
         compiles again.
       x0: optional initial point, (dim,) or (num_nodes, dim), for every run.
       divergence_factor: a record is diverged once the engine flags a
-        non-finite state or suboptimality exceeds this factor times the initial one.
+        non-finite state or suboptimality exceeds this factor times the initial
+        one (``analysis.mask_divergence``).
       key: optional base key for the seeds.
       devices: devices to shard the batch axis over; all of ``jax.devices()``
         by default. On many devices the batch is rounded to a multiple of their
@@ -85,94 +123,97 @@ def sweep(
         ``jax.distributed.initialize()`` every process calls ``sweep`` with
         identical arguments (built identically on every host, same seeds); each
         sees all global devices, builds only its own shards, and gets the full Dataset.
-      num_chunks: split every run into this many chunks (``simulate_in_chunks``:
-        chunk c of a run uses ``fold_in(run_key, c)``, so a chunked sweep equals
-        chunked single runs, not unchunked ones). Between chunks the sweep can
-        show progress and write checkpoints.
+      num_chunks: split every run into this many chunks, as
+        ``simulate_in_chunks`` does: on the event engine chunk c of a run uses
+        ``fold_in(run_key, c)``, so a chunked sweep equals chunked single runs,
+        not unchunked ones; on the round engine a chunked run equals the
+        unchunked one. Between chunks the sweep can show progress and write
+        checkpoints.
       checkpoint: with num_chunks > 1, a path prefix; batch b is checkpointed
         atomically to ``f"{checkpoint}.batch{b}"`` after each of its chunks.
       resume: continue from existing checkpoints of the same sweep; the result
         is bit for bit that of an uninterrupted sweep.
-      progress: print a progress line (events, events/s, ETA) between chunks.
+      progress: print a progress line (events or rounds, their rate, ETA) between chunks.
 
     Returns:
       A Dataset with dims (*grid axes in order, "seed", "record"), coordinates
       the axis values, ``record`` 0..num_records, and the ``Trace`` fields
       (``METRICS``; no final state). Diverged records keep their time and
       counters but have suboptimality, mean_suboptimality and consensus NaN.
-      ``attrs["config"]`` is the sweep as JSON; ``attrs["num_devices"]`` is the
-      number of devices the runs were sharded over.
+      ``attrs["config"]`` is the sweep as JSON (with ``engine``, and
+      ``num_events`` or ``num_rounds``); ``attrs["num_devices"]`` is the number
+      of devices the runs were sharded over.
     """
     grid = _check_grid(grid)
     seeds = _check_seeds(seeds)
     if not isinstance(max_batch, int) or max_batch < 1:
         raise ValueError(f"sweep: max_batch must be an integer >= 1; got {max_batch!r}.")
-    if num_records < 1 or num_events < 1 or num_events % num_records:
-        raise ValueError(
-            f"sweep: num_events={num_events} must be a positive multiple of "
-            f"num_records={num_records}."
-        )
     if not divergence_factor > 0:
         raise ValueError(f"sweep: divergence_factor must be > 0; got {divergence_factor!r}.")
-    events_per_chunk, records_per_chunk = chunk_sizes("sweep", num_events, num_records, num_chunks)
+    hyper = {name: v for name, v in grid.items() if name not in RATE_AXES}
+    built = _check_algorithm(algorithm, hyper)
+    unit, num_steps = run_budget("sweep", built, network, num_events, num_rounds)
+    if unit == "rounds" and set(grid) & set(RATE_AXES):
+        raise ValueError(
+            f"sweep: {sorted(set(grid) & set(RATE_AXES))} scale Poisson clocks; a synchronous "
+            f"method ({type(built).__name__}) runs in rounds and has no rates to sweep."
+        )
+    if num_records < 1 or num_steps < 1 or num_steps % num_records:
+        raise ValueError(
+            f"sweep: num_{unit}={num_steps} must be a positive multiple of "
+            f"num_records={num_records}."
+        )
+    steps_per_chunk, records_per_chunk = chunk_sizes(
+        "sweep", num_steps, num_records, num_chunks, unit
+    )
     if (checkpoint is not None or resume) and num_chunks == 1:
         raise ValueError("sweep: checkpoint and resume need num_chunks > 1.")
-    hyper = {name: v for name, v in grid.items() if name not in RATE_AXES}
-    _check_algorithm(algorithm, hyper)
 
     # Runs in C order over (*grid axes, seed): the flat outputs reshape straight into dims.
     shape = (*(len(v) for v in grid.values()), len(seeds))
-    index = np.indices(shape).reshape(len(shape), -1)
-    num_runs = index.shape[1]
     if key is not None and not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key)  # a legacy uint32 key
     keys = [jax.random.key(s) if key is None else jax.random.fold_in(key, s) for s in seeds]
-    runs = {name: _canonical(v)[index[a]] for a, (name, v) in enumerate(grid.items())}
-    rates = {name: runs.pop(name, np.ones(num_runs, _canonical(1.0).dtype)) for name in RATE_AXES}
-    total = (
-        np.sum(clocks.compute_rate) * rates["compute_rate"]
-        + np.sum(clocks.comm_rate) * rates["comm_rate"]
-    )
-    if np.any(total <= 0):
-        raise ValueError("sweep: some grid point sets every rate to zero; no event would happen.")
-    batch = {
-        "hyper": runs,
-        **rates,
-        "key_data": np.stack([np.asarray(jax.random.key_data(k)) for k in keys])[index[-1]],
-    }
+    batch = _runs(grid, keys, shape, network if unit == "events" else None)
 
     devices = list(jax.devices() if devices is None else devices)
     mesh = jax.sharding.Mesh(np.array(devices), ("runs",))
     runs_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    num_runs = int(np.prod(shape))
     d = len(devices)
     batch_size = max(d, min(max_batch, -(-num_runs // d) * d) // d * d)
     num_batches = -(-num_runs // batch_size)
     padded = np.minimum(np.arange(num_batches * batch_size), num_runs - 1)
-    shared = _put((problem, clocks, None if x0 is None else _canonical(x0)), replicated)
+    shared = _put((problem, network, None if x0 is None else _canonical(x0)), replicated)
     impl = str(jax.random.key_impl(keys[0]))
-    fingerprint = dict(
+    config = dict(
         algorithm=_name(algorithm),
+        engine=unit,
         grid={name: np.asarray(v).tolist() for name, v in grid.items()},
         seeds=list(seeds),
         key=None if key is None else np.asarray(jax.random.key_data(key)).tolist(),
-        sizes=[num_events, num_records, num_chunks, batch_size],
-        inputs_digest=inputs_digest((problem, clocks, x0)),
+    )
+    fingerprint = dict(
+        config,
+        sizes=[num_steps, num_records, num_chunks, batch_size],
+        inputs_digest=inputs_digest((problem, network, x0)),
     )
     outputs = []
     for b in range(num_batches):  # dispatch is asynchronous: batches queue on the devices
         rows = padded[b * batch_size : (b + 1) * batch_size]
         inputs = _put(jax.tree.map(lambda a, rows=rows: a[rows], batch), runs_sharding)
         if num_chunks == 1:
-            outputs.append(_run_batch(algorithm, impl, num_events, num_records, *shared, inputs))
+            outputs.append(_run_batch(algorithm, impl, num_steps, num_records, *shared, inputs))
             continue
         trace = _run_batch_in_chunks(
             algorithm,
             impl,
-            events_per_chunk,
+            steps_per_chunk,
             records_per_chunk,
             *shared,
             inputs,
+            unit=unit,
             num_chunks=num_chunks,
             fingerprint=dict(fingerprint, batch=b),
             checkpoint=None if checkpoint is None else f"{os.fspath(checkpoint)}.batch{b}",
@@ -182,91 +223,112 @@ def sweep(
         outputs.append({m: getattr(trace, m) for m in METRICS})
     num_devices = len(inputs["key_data"].sharding.device_set)
     out = {m: np.concatenate([_to_host(o[m]) for o in outputs])[:num_runs] for m in METRICS}
-
-    sub = out["suboptimality"]
-    # In float64, so that a huge initial suboptimality cannot overflow the threshold.
-    threshold = divergence_factor * np.maximum(sub[:, :1].astype(float), np.finfo(sub.dtype).tiny)
-    bad = out["diverged"] | (sub > threshold)
-    for name in _MASKED:
-        bad |= ~np.isfinite(out[name])
-    out["diverged"] = np.logical_or.accumulate(bad, axis=1)  # diverged stays diverged
-    for name in _MASKED:
-        out[name] = np.where(out["diverged"], np.nan, out[name]).astype(out[name].dtype)
+    out = mask_divergence(out, divergence_factor)
 
     dims = (*grid, "seed", "record")
     coords = {name: np.asarray(v) for name, v in grid.items()}
     coords.update(seed=np.asarray(seeds, np.int64), record=np.arange(num_records + 1))
-    config = dict(
-        algorithm=_name(algorithm),
-        grid={name: np.asarray(v).tolist() for name, v in grid.items()},
-        seeds=list(seeds),
-        key=None if key is None else np.asarray(jax.random.key_data(key)).tolist(),
-        num_events=int(num_events),
+    config.update(
+        {f"num_{unit}": int(num_steps)},
         num_records=int(num_records),
         divergence_factor=float(divergence_factor),
         problem=type(problem).__name__,
         num_nodes=problem.num_nodes,
-        num_edges=clocks.graph.num_edges,
+        num_edges=network.graph.num_edges,
         dim=problem.dim,
         x0=x0 is not None,
     )
-    import jaxgossip  # here: jaxgossip/__init__ imports this module
-
-    attrs = dict(config=json.dumps(config), jaxgossip_version=jaxgossip.__version__)
-    attrs["num_devices"] = num_devices
+    attrs = dict(config=json.dumps(config), jaxgossip_version=VERSION, num_devices=num_devices)
     data = {m: (dims, out[m].reshape(*shape, num_records + 1)) for m in METRICS}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def _runs(grid: dict, keys: list, shape: tuple, clocks) -> dict:
+    """The flat per-run inputs (num_runs, ...): hyperparameters, rate factors, key data.
+
+    ``clocks`` is None on the round engine, which has no rates.
+    """
+    index = np.indices(shape).reshape(len(shape), -1)
+    num_runs = index.shape[1]
+    runs = {name: _canonical(v)[index[a]] for a, (name, v) in enumerate(grid.items())}
+    batch = {"key_data": np.stack([np.asarray(jax.random.key_data(k)) for k in keys])[index[-1]]}
+    if clocks is not None:
+        for name in RATE_AXES:
+            batch[name] = runs.pop(name, np.ones(num_runs, _canonical(1.0).dtype))
+        total = (
+            np.sum(clocks.compute_rate) * batch["compute_rate"]
+            + np.sum(clocks.comm_rate) * batch["comm_rate"]
+        )
+        if np.any(total <= 0):
+            raise ValueError(
+                "sweep: some grid point sets every rate to zero; no event would happen."
+            )
+    batch["hyper"] = runs
+    return batch
+
+
 @eqx.filter_jit
-def _run_batch(algorithm, impl, num_events, num_records, problem, clocks, x0, batch):
+def _run_batch(algorithm, impl, num_steps, num_records, problem, network, x0, batch):
     """Runs a batch of B runs: batch leaves (B, ...) -> metrics (B, num_records + 1)."""
 
     def run(inputs):
         trace = _simulate_run(
-            algorithm,
-            impl,
-            problem,
-            clocks,
-            inputs,
-            0,
-            num_events=num_events,
-            num_records=num_records,
-            x0=x0,
+            algorithm, impl, problem, network, inputs, num_steps, num_records, x0=x0
         )
         return {m: getattr(trace, m) for m in METRICS}
 
     return jax.vmap(run)(batch)
 
 
-def _simulate_run(algorithm, impl, problem, clocks, inputs, chunk, **kwargs):
-    """``simulate`` of one run of a batch; chunk c > 0 (or traced) folds c into its key."""
-    run_clocks = Clocks(
-        clocks.graph,
-        clocks.compute_rate * inputs["compute_rate"],
-        clocks.comm_rate * inputs["comm_rate"],
-    )
+def _simulate_run(
+    algorithm, impl, problem, network, inputs, num_steps, num_records, *, x0=None, chunk=None,
+    state=None, start_time=0.0,
+):  # fmt: skip
+    """One run of a batch on its engine: the one place where the two engines differ.
+
+    Unchunked (``chunk`` None) it is ``simulate`` or ``simulate_rounds`` of the
+    run's key. Chunk c (traced) of a chunked run continues ``state``: on the
+    event engine with key ``fold_in(run_key, c)`` from ``start_time``, on the
+    round engine with the run's key from round ``c * num_steps``.
+    """
+    built = algorithm(**inputs["hyper"])
     key = jax.random.wrap_key_data(inputs["key_data"], impl=impl)
-    if not isinstance(chunk, int):
+    if isinstance(built, SyncAlgorithm):
+        start_round = 0 if chunk is None else chunk * num_steps
+        return simulate_rounds(
+            key, built, problem, network, num_rounds=num_steps, num_records=num_records,
+            x0=x0, initial_state=state, start_round=start_round,
+        )  # fmt: skip
+    run_clocks = Clocks(
+        network.graph,
+        network.compute_rate * inputs["compute_rate"],
+        network.comm_rate * inputs["comm_rate"],
+    )
+    if chunk is not None:
         key = jax.random.fold_in(key, chunk)
-    return simulate(key, algorithm(**inputs["hyper"]), problem, run_clocks, **kwargs)
+    return simulate(
+        key, built, problem, run_clocks, num_events=num_steps, num_records=num_records,
+        x0=x0, initial_state=state, start_time=start_time,
+    )  # fmt: skip
 
 
 def _run_batch_in_chunks(
-    algorithm, impl, events_per_chunk, records_per_chunk, problem, clocks, x0, batch, **chunking
-):
+    algorithm, impl, steps_per_chunk, records_per_chunk, problem, network, x0, batch, *, unit,
+    **chunking,
+):  # fmt: skip
     """Runs a batch chunk by chunk through ``long_run.run_chunks``."""
-    state = _init_batch(algorithm, problem, x0, batch)
-    start_time = jnp.zeros(batch["key_data"].shape[:1], clocks.comm_rate.dtype)
+    state = _init_batch(algorithm, impl, problem, network, x0, batch)
+    time_dtype = network.comm_rate.dtype if unit == "events" else problem.x_star.dtype
+    start_time = jnp.zeros(batch["key_data"].shape[:1], time_dtype)
 
     def run_chunk(chunk, state, start_time):
         return _run_batch_chunk(
             algorithm,
             impl,
-            events_per_chunk,
+            steps_per_chunk,
             records_per_chunk,
             problem,
-            clocks,
+            network,
             batch,
             jnp.asarray(chunk, jnp.int32),
             state,
@@ -277,45 +339,39 @@ def _run_batch_in_chunks(
         run_chunk,
         state,
         start_time,
-        events_per_chunk=events_per_chunk,
+        steps_per_chunk=steps_per_chunk,
+        unit=unit,
         num_runs=batch["key_data"].shape[0],
         **chunking,
     )
 
 
 @eqx.filter_jit
-def _init_batch(algorithm, problem, x0, batch):
-    return jax.vmap(lambda hyper: init_state(algorithm(**hyper), problem, x0))(batch["hyper"])
+def _init_batch(algorithm, impl, problem, network, x0, batch):
+    """Every run's initial network state, leaves (B, n, ...), as its engine builds it."""
+
+    def init(inputs):
+        built = algorithm(**inputs["hyper"])
+        if isinstance(built, SyncAlgorithm):
+            key = jax.random.wrap_key_data(inputs["key_data"], impl=impl)
+            return init_round_state(key, built, problem, network, x0)
+        return init_state(built, problem, x0)
+
+    return jax.vmap(init)(batch)
 
 
 @eqx.filter_jit
 def _run_batch_chunk(
-    algorithm,
-    impl,
-    events_per_chunk,
-    records_per_chunk,
-    problem,
-    clocks,
-    batch,
-    chunk,
-    state,
+    algorithm, impl, steps_per_chunk, records_per_chunk, problem, network, batch, chunk, state,
     start_time,
-):
+):  # fmt: skip
     """One chunk of every run of a batch, from its state and time: a batched ``Trace``."""
 
     def run(inputs, state, start_time):
         return _simulate_run(
-            algorithm,
-            impl,
-            problem,
-            clocks,
-            inputs,
-            chunk,
-            num_events=events_per_chunk,
-            num_records=records_per_chunk,
-            initial_state=state,
-            start_time=start_time,
-        )
+            algorithm, impl, problem, network, inputs, steps_per_chunk, records_per_chunk,
+            chunk=chunk, state=state, start_time=start_time,
+        )  # fmt: skip
 
     return jax.vmap(run)(batch, state, start_time)
 
@@ -347,7 +403,7 @@ def _check_seeds(seeds) -> list[int]:
     return seeds.tolist()
 
 
-def _check_algorithm(algorithm, hyper: dict[str, np.ndarray]) -> None:
+def _check_algorithm(algorithm, hyper: dict[str, np.ndarray]):
     """Builds the algorithm once from the first grid values, to fail before compiling."""
     try:
         built = algorithm(**{name: v[0] for name, v in hyper.items()})
@@ -366,8 +422,12 @@ def _check_algorithm(algorithm, hyper: dict[str, np.ndarray]) -> None:
             + (f"; valid hyperparameters: {valid}" if valid is not None else "")
             + f" ({error})."
         ) from error
-    if not isinstance(built, Algorithm):
-        raise ValueError(f"sweep: {_name(algorithm)} returned {type(built).__name__}.")
+    if not isinstance(built, (Algorithm, SyncAlgorithm)):
+        raise ValueError(
+            f"sweep: {_name(algorithm)} returned {type(built).__name__}, "
+            "neither an Algorithm nor a SyncAlgorithm."
+        )
+    return built
 
 
 def _name(algorithm) -> str:
@@ -402,94 +462,6 @@ def _to_host(array) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
-def _config_dims(ds) -> list[str]:
-    return [d for d in ds["diverged"].dims if d not in ("seed", "record")]
-
-
-def to_reach(ds: xr.Dataset, eps: float, *, metric="suboptimality", by="num_computations"):
-    """The first value of ``by`` at which ``metric <= eps``, per run.
-
-    Args:
-      ds: a ``sweep`` Dataset.
-      eps: the target.
-      metric: a metric of ``ds`` (NaN once diverged, so never reached after).
-      by: ``num_computations``, ``num_communications``, ``time`` or ``bytes_sent``.
-
-    Returns:
-      A float DataArray over (*grid axes, "seed"); NaN where never reached.
-    """
-    reached = ds[metric] <= eps  # NaN compares False
-    first = reached.argmax("record")
-    value = ds[by].isel(record=first).drop_vars("record").astype(float)
-    return value.where(reached.any("record")).rename(f"{by}_to_reach")
-
-
-def over_seeds(obj, quantiles=(0.1, 0.5, 0.9)):
-    """Quantiles over the "seed" axis, ignoring NaN (diverged) seeds, on a new "quantile" dim.
-
-    The median is quantile 0.5. For a Dataset, the boolean ``diverged``
-    becomes ``diverged_fraction``, the fraction of seeds diverged.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all seeds NaN: the quantile is NaN
-        if isinstance(obj, xr.DataArray):
-            return obj.astype(float).quantile(list(quantiles), dim="seed", skipna=True)
-        flags = [name for name, v in obj.data_vars.items() if v.dtype == bool]
-        result = obj.drop_vars(flags).quantile(list(quantiles), dim="seed", skipna=True)
-        for name in flags:
-            result[f"{name}_fraction"] = obj[name].mean("seed")
-        return result
-
-
-def best(ds: xr.Dataset, *, criterion="final", eps=None, by="num_computations") -> dict:
-    """The best configuration of the grid, over the median of its seeds.
-
-    Args:
-      ds: a ``sweep`` Dataset.
-      criterion: ``"final"``, the lowest median final suboptimality, or
-        ``"to_reach"``, the fewest median ``by`` to reach ``eps`` (a seed that
-        never reaches counts as infinite, so more than half must reach).
-      eps: the target for ``"to_reach"``.
-      by: the budget ``to_reach`` counts in.
-
-    Returns:
-      ``{axis: value, ..., "score": score}``. A configuration with any diverged
-      seed never wins.
-
-    Raises:
-      ValueError: no configuration qualifies.
-    """
-    if criterion == "final":
-        score = ds["suboptimality"].isel(record=-1).median("seed", skipna=False)
-    elif criterion == "to_reach":
-        if eps is None:
-            raise ValueError('best: criterion="to_reach" needs eps.')
-        score = to_reach(ds, eps, by=by).fillna(np.inf).median("seed")
-    else:
-        raise ValueError(f'best: criterion must be "final" or "to_reach"; got {criterion!r}.')
-    ok = ~ds["diverged"].any(("seed", "record")) & np.isfinite(score)
-    values = np.where(ok.values, score.values, np.nan)
-    if np.all(np.isnan(values)):
-        raise ValueError("best: every configuration diverged or never reached the target.")
-    position = np.unravel_index(np.nanargmin(values), values.shape)
-    result = {d: score[d].values[i].item() for d, i in zip(score.dims, position)}
-    result["score"] = float(values[position])
-    return result
-
-
-def divergence_summary(ds: xr.Dataset) -> list[dict]:
-    """Configurations with at least one diverged seed: their coordinates,
-    ``num_diverged_seeds`` and ``num_seeds``."""
-    counts = ds["diverged"].any("record").sum("seed")
-    summary = []
-    for position in np.argwhere(counts.values > 0):
-        entry = {d: counts[d].values[i].item() for d, i in zip(counts.dims, position)}
-        entry["num_diverged_seeds"] = int(counts.values[tuple(position)])
-        entry["num_seeds"] = ds.sizes["seed"]
-        summary.append(entry)
-    return summary
-
-
 def to_dataframe(ds: xr.Dataset):
     """Long form: one row per (grid point, seed, record), one column per axis and metric."""
     frame = ds.to_dataframe().reset_index()
@@ -507,8 +479,6 @@ def save_sweep(path, ds: xr.Dataset, *, overwrite: bool = False) -> None:
     Raises:
       FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
-    from jaxgossip.io import atomic_write
-
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_sweep: {path!r} exists; pass overwrite=True to replace it.")

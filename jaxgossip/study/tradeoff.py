@@ -1,24 +1,35 @@
 """The computation/communication trade-off: what each rate ratio costs to reach eps.
 
-For a grid of rate ratios rho (expected communications per gradient
-computation), ``explore`` runs every algorithm on ``rate_ratio_clocks(graph,
-rho)`` over several seeds and reports, per run, the computations,
-communications and simulated time it needed to reach f(x_bar) - f* <= eps.
-Each algorithm is built once per ratio by its ``from_theory`` (NumPy set-up),
-the builds are stacked along a leading ratio axis, and ONE compiled function
-runs every (ratio, seed) run of that algorithm at once, vmapped; a Python loop
-over chunks of events stops as soon as every run has reached eps or diverged.
-Chunk c of a run uses ``jax.random.fold_in(run_key, c)``, as
-``long_run.simulate_in_chunks`` does, so each run equals that chunked single run.
+For a grid of ratios rho (communications per gradient computation), ``explore``
+runs every algorithm at each ratio over several seeds and reports, per run, the
+computations, communications and time it needed to reach f(x_bar) - f* <= eps,
+asynchronous and synchronous methods side by side in one Dataset (so that
+``plot.plot_frontier`` draws them on one frontier):
 
+- an asynchronous method runs on ``rate_ratio_clocks(graph, rho)``. It is built
+  once per ratio by its ``from_theory`` (NumPy set-up), the builds are stacked
+  along a leading ratio axis, and ONE compiled function runs every (ratio,
+  seed) run at once, vmapped. Chunk c of a run uses
+  ``jax.random.fold_in(run_key, c)``, as ``long_run.simulate_in_chunks`` does,
+  so each run equals that chunked single run;
+- a synchronous method whose knob is its gossip steps per round runs with
+  K = ``gossip_steps(rho, n, |E|)`` (ratio K |E| / n); K is static, so each K
+  is its own compiled call, vmapped over seeds, and each run equals one
+  ``simulate_rounds`` call.
+
+A Python loop over chunks stops as soon as every run has reached eps or
+diverged (``analysis.mask_divergence``, the rule sweeps use too).
 ``medians``, ``cost_to_reach`` and ``best_ratios`` read the resulting Dataset.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -27,10 +38,13 @@ import numpy as np
 import xarray as xr
 
 from jaxgossip import theory
-from jaxgossip.algorithms import REGISTRY
+from jaxgossip.algorithms.registry import METHODS, REGISTRY
 from jaxgossip.engine.events import init_state, simulate
 from jaxgossip.engine.long_run import append_traces
+from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.network.clocks import Clocks
+from jaxgossip.network.mixing import Mixing, metropolis_mixing
+from jaxgossip.study.analysis import mask_divergence
 
 REACH = ("computations", "communications", "time")
 
@@ -57,6 +71,29 @@ def rate_ratio_clocks(graph, ratio, compute_rate=1.0) -> Clocks:
     return Clocks(graph, compute_rate=compute_rate, comm_rate=comm_rate)
 
 
+class Synchronous(NamedTuple):
+    """A synchronous method for ``explore``, its knob the gossip steps per round.
+
+    ``build(problem, mixing, num_gossip_steps) -> SyncAlgorithm``; e.g.
+    ``Synchronous(lambda p, m, k: MSDA.from_theory(p, m, num_gossip_steps=k))``,
+    which is what the name ``"msda"`` gives.
+    """
+
+    build: Callable
+
+
+def gossip_steps(ratio: float, num_nodes: int, num_links: int) -> int:
+    """K >= 1 gossip steps per round nearest (in log) to ``ratio`` communications per computation.
+
+    A round of n computations and K gossip steps of |E| communications has
+    ratio K |E| / n.
+    """
+    exact = float(ratio) * num_nodes / num_links
+    low = max(1, int(np.floor(exact)))
+    high = low + 1
+    return low if exact <= low or np.log(exact / low) <= np.log(high / exact) else high
+
+
 def explore(
     problem,
     graph,
@@ -67,61 +104,91 @@ def explore(
     seeds=4,
     events_per_chunk: int,
     records_per_chunk: int = 20,
+    rounds_per_chunk: int | None = None,
     max_chunks: int = 50,
     x0=None,
     compute_rate: float = 1.0,
+    mixing: Mixing | None = None,
     divergence_factor: float = 1e6,
     graph_name: str = "",
     progress: bool = False,
 ) -> xr.Dataset:
     """Computations, communications and time to reach ``eps``, per algorithm, ratio and seed.
 
+    An asynchronous method runs ratio rho on ``rate_ratio_clocks(graph, rho,
+    compute_rate)``. A synchronous method whose knob is its gossip steps per
+    round (MSDA, OPAPC, ADOM+, ADOM+ multi-consensus) runs ratio rho with
+    K = ``gossip_steps(rho, n, |E|)`` gossip steps per round on ``mixing``, so
+    that its communications per computation, K |E| / n, is as near rho as an
+    integer K allows (``realized_ratio`` says what it is); each K is its own
+    compiled call, and ratios that give the same K share one run.
+
     Args:
       problem: the problem, shared by every run.
-      graph: the communication graph; ratio rho runs on ``rate_ratio_clocks(graph, rho,
-        compute_rate)``.
+      graph: the communication graph.
       algorithms: label -> a callable ``(problem, clocks) -> Algorithm`` (e.g.
-        ``DADAO.from_theory``) or a name of ``jaxgossip.algorithms.REGISTRY`` (its
-        ``from_theory``); a sequence of names is labelled by them. Its builds for
-        the ratios must share one pytree structure and leaf shapes.
+        ``DADAO.from_theory``), a ``Synchronous`` entry, or a name of
+        ``jaxgossip.algorithms.METHODS`` (an asynchronous method's
+        ``from_theory``, or a synchronous one with ``num_gossip_steps``, built
+        by ``from_theory(problem, mixing, num_gossip_steps=K)``); a sequence of
+        names is labelled by them. An asynchronous method's builds for the
+        ratios must share one pytree structure and leaf shapes.
       ratios: 1-D communications per computation, > 0 (at least two decades make
         a frontier).
       eps: the absolute target on f(x_bar) - f*.
       seeds: S, for seeds 0..S-1, or a sequence of ints >= 0; seed s runs with
         ``jax.random.key(s)`` at every ratio (common random numbers).
-      events_per_chunk: events of every run per compiled call, a multiple of
-        ``records_per_chunk``.
+      events_per_chunk: events of every asynchronous run per compiled call, a
+        multiple of ``records_per_chunk``.
       records_per_chunk: records per chunk; "to reach" values are read at records,
-        every ``events_per_chunk / records_per_chunk`` events.
-      max_chunks: at most this many chunks per algorithm: a budget of
-        ``max_chunks * events_per_chunk`` events per run.
+        every ``events_per_chunk / records_per_chunk`` events (or rounds).
+      rounds_per_chunk: rounds of every synchronous run per compiled call, a
+        multiple of ``records_per_chunk``; by default ``records_per_chunk``
+        (one record per round, so "to reach" is exact to the round).
+      max_chunks: at most this many chunks per algorithm (and per K): a budget of
+        ``max_chunks * events_per_chunk`` events or ``max_chunks * rounds_per_chunk``
+        rounds per run.
       x0: optional initial point, (dim,) or (num_nodes, dim); zeros by default.
-      compute_rate: every node's gradient rate.
+      compute_rate: every node's gradient rate (asynchronous methods).
+      mixing: the gossip matrix of the synchronous methods, on ``graph``;
+        ``metropolis_mixing(graph)`` by default.
       divergence_factor: a record whose suboptimality exceeds this factor times the
-        initial one counts as diverged, as does a non-finite state (the engine's flag).
+        initial one counts as diverged, as does a non-finite state (the engine's
+        flag; ``analysis.mask_divergence``).
       graph_name: stored as ``attrs["graph"]`` (a ``Graph`` does not know its name).
       progress: print one line per chunk to stderr.
 
     Returns:
-      A Dataset with dims ("algorithm", "ratio", "seed") and data variables
+      A Dataset with dims ("algorithm", "ratio", "seed"), a coordinate
+      ``engine`` ("events" or "rounds") along "algorithm", and data variables
 
       - ``computations``, ``communications``, ``time`` (float64): the cumulative
-        counts and simulated time at the first record with f(x_bar) - f* <= eps;
-        NaN where the run did not reach eps within its events, or diverged.
+        counts and time at the first record with f(x_bar) - f* <= eps (time is
+        simulated time for an asynchronous run, rounds for a synchronous one);
+        NaN where the run did not reach eps within its budget, or diverged. A
+        synchronous run's counts are its rounds times the round's cost: n
+        computations and K |E| communications per round.
       - ``final_suboptimality`` (float64): at the last record run; NaN once diverged.
-      - ``diverged`` (bool): the run diverged at some record of its events. An
+      - ``diverged`` (bool): the run diverged at some record it ran. An
         unstable run (e.g. DADAO below its communication-rate condition) may dip
         under eps before it blows up; it then counts as diverged, not reached,
-        provided the blow-up shows within the events run, which go on until
-        every run of the algorithm has reached eps or diverged.
-      - ``events`` (int64): events run, the same for every run of an algorithm
-        (its chunks run x events_per_chunk); each run equals its single chunked
-        run of that many events.
+        provided the blow-up shows within the chunks run, which go on until
+        every run of the algorithm (of the K) has reached eps or diverged.
+      - ``events`` (int64): events run by an asynchronous method, the same for
+        all its runs (its chunks run x events_per_chunk; each run equals its
+        single chunked run of that many events); 0 for a synchronous one.
+      - ``rounds`` (int64): rounds run by a synchronous method, the same for the
+        runs of one K (each equals one ``simulate_rounds`` call of that many
+        rounds); 0 for an asynchronous one.
+      - ``realized_ratio`` (float64, dims ("algorithm", "ratio")): the
+        communications per computation run: rho for an asynchronous method (its
+        clocks' expectation), K |E| / n as counted for a synchronous one.
 
       attrs: eps, num_nodes, num_edges, graph, compute_rate, divergence_factor,
-      events_per_chunk, records_per_chunk, max_chunks, compilations (compiled
-      chunk functions this call created: one per algorithm, none when an
-      identical earlier call left them cached), and lower_computations,
+      events_per_chunk, records_per_chunk, rounds_per_chunk, max_chunks,
+      compilations (compiled chunk functions this call created: one per
+      asynchronous algorithm and one per synchronous algorithm and K, none when
+      an identical earlier call left them cached), and lower_computations,
       lower_communications, bound_source from
       ``jaxgossip.theory.lower_bounds(problem, clocks, eps)`` at the clocks of ratio 1
       (with ``x0=`` the mean initial point when ``x0`` is given).
@@ -136,10 +203,23 @@ def explore(
             f"explore: events_per_chunk={events_per_chunk} must be a positive multiple of "
             f"records_per_chunk={records_per_chunk}."
         )
+    rounds_per_chunk = records_per_chunk if rounds_per_chunk is None else rounds_per_chunk
+    if rounds_per_chunk < 1 or rounds_per_chunk % records_per_chunk:
+        raise ValueError(
+            f"explore: rounds_per_chunk={rounds_per_chunk} must be a positive multiple of "
+            f"records_per_chunk={records_per_chunk}."
+        )
     if max_chunks < 1:
         raise ValueError(f"explore: max_chunks must be >= 1; got {max_chunks}.")
     if not divergence_factor > 0:
         raise ValueError(f"explore: divergence_factor must be > 0; got {divergence_factor!r}.")
+    if any(engine == "rounds" for engine, _ in algorithms.values()):
+        mixing = metropolis_mixing(graph) if mixing is None else mixing
+        if not isinstance(mixing, Mixing) or (
+            mixing.num_nodes,
+            mixing.graph.num_edges,
+        ) != (graph.num_nodes, graph.num_edges):
+            raise ValueError("explore: mixing must be a fixed Mixing on graph.")
     # Before any run, so that a failing bound wastes no simulation.
     unit_clocks = rate_ratio_clocks(graph, 1.0, compute_rate)
     if x0 is None:
@@ -148,47 +228,36 @@ def explore(
         x_bar = np.mean(np.reshape(np.asarray(x0, np.float64), (-1, problem.dim)), axis=0)
         bounds = theory.lower_bounds(problem, unit_clocks, eps, x0=x_bar)
 
-    clocks = [rate_ratio_clocks(graph, rho, compute_rate) for rho in ratios]
-    compute_rates = jnp.stack([c.compute_rate for c in clocks])  # (R, n)
-    comm_rates = jnp.stack([c.comm_rate for c in clocks])  # (R, E)
-    keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
-    sizes = dict(events_per_chunk=events_per_chunk, records_per_chunk=records_per_chunk)
-    cached = _run_chunk._cache_size()
+    settle = dict(eps=eps, divergence_factor=divergence_factor, progress=progress)
+    cached = _run_chunk._cache_size() + _run_rounds_chunk._cache_size()
     results = {}
-    for label, factory in algorithms.items():
-        algorithm = _stack(label, [factory(problem, c) for c in clocks])
-        # Initial states (R, S, n, ...): init may read hyperparameters, so vmap it over ratios.
-        state = jax.vmap(lambda a: init_state(a, problem, x0), axis_size=len(ratios))(algorithm)
-        state = jax.tree.map(lambda s: jnp.repeat(s[:, None], len(seeds), axis=1), state)
-        start_time = jnp.zeros((len(ratios), len(seeds)), comm_rates.dtype)
-        trace, started = None, time.perf_counter()
-        for c in range(max_chunks):
-            chunk = _run_chunk(
-                algorithm, problem, graph, compute_rates, comm_rates, keys,
-                np.int32(c), state, start_time, **sizes,
+    for label, (engine, factory) in algorithms.items():
+        if engine == "events":
+            results[label] = _explore_events(
+                label, factory, problem, graph, ratios, seeds, x0, compute_rate,
+                events_per_chunk, records_per_chunk, max_chunks, **settle,
             )  # fmt: skip
-            trace = append_traces(trace, chunk)
-            state, start_time = trace.final_state, trace.time[..., -1]
-            result = _settle(trace, eps, divergence_factor)
-            done = int(np.sum(result.pop("settled")))
-            if progress:
-                print(
-                    f"{label}: chunk {c + 1}/{max_chunks}, {done}/{result['diverged'].size} runs "
-                    f"reached or diverged, {time.perf_counter() - started:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if done == result["diverged"].size:
-                break
-        result["events"] = np.full(result["diverged"].shape, (c + 1) * events_per_chunk, np.int64)
-        results[label] = result
+        else:
+            results[label] = _explore_rounds(
+                label, factory, problem, mixing, ratios, seeds, x0,
+                rounds_per_chunk, records_per_chunk, max_chunks, **settle,
+            )  # fmt: skip
 
     dims = ("algorithm", "ratio", "seed")
     data = {
         name: (dims, np.stack([results[label][name] for label in algorithms]))
-        for name in (*REACH, "final_suboptimality", "diverged", "events")
+        for name in (*REACH, "final_suboptimality", "diverged", "events", "rounds")
     }
-    coords = dict(algorithm=np.asarray(list(algorithms)), ratio=ratios, seed=np.asarray(seeds))
+    data["realized_ratio"] = (
+        dims[:2],
+        np.stack([results[label]["realized_ratio"] for label in algorithms]),
+    )
+    coords = dict(
+        algorithm=np.asarray(list(algorithms)),
+        engine=("algorithm", np.asarray([engine for engine, _ in algorithms.values()])),
+        ratio=ratios,
+        seed=np.asarray(seeds),
+    )
     attrs = dict(
         eps=float(eps),
         num_nodes=int(graph.num_nodes),
@@ -198,13 +267,114 @@ def explore(
         divergence_factor=float(divergence_factor),
         events_per_chunk=int(events_per_chunk),
         records_per_chunk=int(records_per_chunk),
+        rounds_per_chunk=int(rounds_per_chunk),
         max_chunks=int(max_chunks),
-        compilations=int(_run_chunk._cache_size() - cached),
+        compilations=int(_run_chunk._cache_size() + _run_rounds_chunk._cache_size() - cached),
         lower_computations=float(bounds["computations"]),
         lower_communications=float(bounds["communications"]),
         bound_source=str(bounds["source"]),
     )
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _explore_events(
+    label, factory, problem, graph, ratios, seeds, x0, compute_rate, events_per_chunk,
+    records_per_chunk, max_chunks, *, eps, divergence_factor, progress,
+):  # fmt: skip
+    """One asynchronous algorithm: every (ratio, seed) run in one vmapped chunk function."""
+    clocks = [rate_ratio_clocks(graph, rho, compute_rate) for rho in ratios]
+    compute_rates = jnp.stack([c.compute_rate for c in clocks])  # (R, n)
+    comm_rates = jnp.stack([c.comm_rate for c in clocks])  # (R, E)
+    keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
+    sizes = dict(events_per_chunk=events_per_chunk, records_per_chunk=records_per_chunk)
+    algorithm = _stack(label, [factory(problem, c) for c in clocks])
+    # Initial states (R, S, n, ...): init may read hyperparameters, so vmap it over ratios.
+    state = jax.vmap(lambda a: init_state(a, problem, x0), axis_size=len(ratios))(algorithm)
+    state = jax.tree.map(lambda s: jnp.repeat(s[:, None], len(seeds), axis=1), state)
+    start_time = jnp.zeros((len(ratios), len(seeds)), comm_rates.dtype)
+    trace, started = None, time.perf_counter()
+    for c in range(max_chunks):
+        chunk = _run_chunk(
+            algorithm, problem, graph, compute_rates, comm_rates, keys,
+            np.int32(c), state, start_time, **sizes,
+        )  # fmt: skip
+        trace = append_traces(trace, chunk)
+        state, start_time = trace.final_state, trace.time[..., -1]
+        result = _settle(trace, eps, divergence_factor)
+        done = int(np.sum(result.pop("settled")))
+        if progress:
+            _report(label, c, max_chunks, done, result["diverged"].size, started)
+        if done == result["diverged"].size:
+            break
+    result["events"] = np.full(result["diverged"].shape, (c + 1) * events_per_chunk, np.int64)
+    result["rounds"] = np.zeros(result["diverged"].shape, np.int64)
+    result["realized_ratio"] = ratios
+    return result
+
+
+def _explore_rounds(
+    label, build, problem, mixing, ratios, seeds, x0, rounds_per_chunk, records_per_chunk,
+    max_chunks, *, eps, divergence_factor, progress,
+):  # fmt: skip
+    """One synchronous algorithm: per K, every seed's run in one vmapped chunk function."""
+    keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
+    sizes = dict(rounds_per_chunk=rounds_per_chunk, records_per_chunk=records_per_chunk)
+    per_steps = {}
+    steps = [gossip_steps(rho, mixing.num_nodes, mixing.graph.num_edges) for rho in ratios]
+    for k in dict.fromkeys(steps):
+        algorithm = build(problem, mixing, k)
+        init = jax.vmap(init_round_state, in_axes=(0, None, None, None, None))
+        state = init(keys, algorithm, problem, mixing, x0)  # leaves (S, n, ...)
+        trace, started = None, time.perf_counter()
+        for c in range(max_chunks):
+            start_round = np.int32(c * rounds_per_chunk)
+            chunk = _run_rounds_chunk(algorithm, problem, mixing, keys, start_round, state, **sizes)
+            trace = append_traces(trace, chunk)
+            state = trace.final_state
+            result = _settle(trace, eps, divergence_factor)
+            done = int(np.sum(result.pop("settled")))
+            if progress:
+                _report(f"{label} (K={k})", c, max_chunks, done, len(seeds), started)
+            if done == len(seeds):
+                break
+        result["events"] = np.zeros(len(seeds), np.int64)
+        result["rounds"] = np.full(len(seeds), (c + 1) * rounds_per_chunk, np.int64)
+        # Counted, not assumed: every round of these methods costs the same.
+        computations = float(trace.num_computations[0, -1])
+        result["realized_ratio"] = float(trace.num_communications[0, -1]) / computations
+        per_steps[k] = result
+    return {name: np.stack([per_steps[k][name] for k in steps]) for name in per_steps[steps[0]]}
+
+
+def _report(label, c, max_chunks, done, total, started) -> None:
+    print(
+        f"{label}: chunk {c + 1}/{max_chunks}, {done}/{total} runs "
+        f"reached or diverged, {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("rounds_per_chunk", "records_per_chunk"))
+def _run_rounds_chunk(algorithm, problem, mixing, keys, start_round, state, **sizes):
+    """One chunk of every seed's run of a synchronous algorithm (compiled once per K).
+
+    keys (S,), start_round (), state leaves (S, n, ...) -> a Trace with records (S, K + 1).
+    """
+
+    def run(key, state):
+        return simulate_rounds(
+            key,
+            algorithm,
+            problem,
+            mixing,
+            num_rounds=sizes["rounds_per_chunk"],
+            num_records=sizes["records_per_chunk"],
+            initial_state=state,
+            start_round=start_round,
+        )
+
+    return jax.vmap(run)(keys, state)
 
 
 @functools.partial(jax.jit, static_argnames=("events_per_chunk", "records_per_chunk"))
@@ -237,12 +407,13 @@ def _run_chunk(
 
 
 def _settle(trace, eps: float, divergence_factor: float) -> dict:
-    """Per-run results (R, S) of a stitched trace, and whether each run is settled."""
-    sub = np.asarray(trace.suboptimality, np.float64)  # (R, S, T)
-    tiny = np.finfo(np.asarray(trace.suboptimality).dtype).tiny
-    bad = np.asarray(trace.diverged) | ~np.isfinite(sub)
-    bad |= sub > divergence_factor * np.maximum(sub[..., :1], tiny)
-    bad = np.logical_or.accumulate(bad, axis=-1)  # diverged stays diverged
+    """Per-run results (...) of a stitched trace (records last), and whether each run is settled."""
+    # mean_suboptimality is not recorded here (NaN), so it is left out of the mask.
+    records = dict(
+        diverged=np.asarray(trace.diverged), suboptimality=np.asarray(trace.suboptimality)
+    )
+    bad = mask_divergence(records, divergence_factor)["diverged"]
+    sub = np.asarray(trace.suboptimality, np.float64)
     reached = (sub <= eps) & ~bad
     ever = reached.any(-1)
     first = reached.argmax(-1)[..., None]
@@ -261,7 +432,8 @@ def _settle(trace, eps: float, divergence_factor: float) -> dict:
 
 
 def _factories(algorithms) -> dict:
-    """label -> callable (problem, clocks) -> Algorithm."""
+    """label -> (engine, build): ("events", (problem, clocks) -> Algorithm) or
+    ("rounds", (problem, mixing, num_gossip_steps) -> SyncAlgorithm)."""
     if isinstance(algorithms, str) or not hasattr(algorithms, "__iter__"):
         raise TypeError("explore: algorithms must be a dict label -> factory or a list of names.")
     if not isinstance(algorithms, dict):
@@ -271,13 +443,38 @@ def _factories(algorithms) -> dict:
     factories = {}
     for label, spec in algorithms.items():
         if isinstance(spec, str):
-            if spec not in REGISTRY:
-                raise ValueError(f"explore: unknown algorithm {spec!r}; known: {sorted(REGISTRY)}.")
-            spec = REGISTRY[spec].from_theory
-        if not callable(spec):
+            factories[str(label)] = _named(spec)
+        elif isinstance(spec, Synchronous):
+            factories[str(label)] = ("rounds", spec.build)
+        elif callable(spec):
+            factories[str(label)] = ("events", spec)
+        else:
             raise TypeError(f"explore: algorithms[{label!r}] is neither a callable nor a name.")
-        factories[str(label)] = spec
     return factories
+
+
+def _named(name: str):
+    """(engine, build) of a registered method."""
+    if name not in METHODS:
+        raise ValueError(f"explore: unknown algorithm {name!r}; known: {sorted(METHODS)}.")
+    method = METHODS[name]
+    if method.engine == "events":
+        return "events", REGISTRY[name].from_theory
+    if not _has_gossip_steps(method.cls):
+        raise ValueError(
+            f"explore: {name!r} is synchronous with a fixed communications per computation "
+            "(no num_gossip_steps), so it has no ratio to explore; knobbed synchronous methods: "
+            f"{sorted(m for m, v in METHODS.items() if _has_gossip_steps(v.cls))}."
+        )
+
+    def build(problem, mixing, num_gossip_steps):
+        return method.cls.from_theory(problem, mixing, num_gossip_steps=num_gossip_steps)
+
+    return "rounds", build
+
+
+def _has_gossip_steps(cls) -> bool:
+    return "num_gossip_steps" in {f.name for f in dataclasses.fields(cls)}
 
 
 def _seeds(seeds) -> list[int]:
@@ -318,7 +515,8 @@ def medians(ds: xr.Dataset) -> xr.Dataset:
     unless more than half the seeds reached (for an even count the two middle
     runs are averaged, so exactly half reaching gives NaN). ``diverged`` becomes
     ``diverged_fraction`` and a ``reached_fraction`` is added; ``events`` is
-    the most events any seed ran. Attributes are kept.
+    the most events any seed ran, as is ``rounds``; ``realized_ratio`` is
+    kept. Attributes are kept.
     """
     out = {}
     for name in (*REACH, "final_suboptimality"):
@@ -327,6 +525,9 @@ def medians(ds: xr.Dataset) -> xr.Dataset:
     out["reached_fraction"] = ds["computations"].notnull().mean("seed")
     out["diverged_fraction"] = ds["diverged"].mean("seed")
     out["events"] = ds["events"].max("seed")
+    for name in ("rounds", "realized_ratio"):  # absent from Datasets of earlier versions
+        if name in ds:
+            out[name] = ds[name].max("seed") if "seed" in ds[name].dims else ds[name]
     return xr.Dataset(out, attrs=dict(ds.attrs))
 
 

@@ -3,7 +3,7 @@ import pytest
 
 import jaxgossip as jg
 from jaxgossip.cli.main import main
-from jaxgossip.study.experiment import make_graph
+from jaxgossip.network.factory import make_graph
 from jaxgossip.theory import format_table, graph_constants
 
 

@@ -112,3 +112,29 @@ def test_bad_chunking_raises(key):
             num_chunks=4,
             resume=True,
         )
+
+
+def test_rounds_progress_counts_rounds(key, capsys):
+    problem = jg.problems.quadratic(key, 8, 3, kappa=5.0)
+    mixing = jg.metropolis_mixing(jg.graphs.ring(8))
+    algorithm = jg.algorithms.synchronous.EXTRA.from_theory(problem, mixing)
+    trace = simulate_in_chunks(
+        key, algorithm, problem, mixing, num_rounds=40, num_records=8, num_chunks=2
+    )
+    err = capsys.readouterr().err
+    assert "chunk 2/2" in err and "40/40 rounds" in err and "rounds/s" in err
+    np.testing.assert_array_equal(trace.time, np.arange(0, 41, 5))
+
+
+def test_wrong_network_for_the_engine_raises(key):
+    algorithm, problem, clocks = _setup(key)
+    with pytest.raises(ValueError, match="needs Clocks"):
+        simulate_in_chunks(
+            key,
+            algorithm,
+            problem,
+            jg.metropolis_mixing(clocks.graph),
+            num_events=1200,
+            num_records=12,
+            num_chunks=4,
+        )

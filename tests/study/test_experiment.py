@@ -12,8 +12,7 @@ import pytest
 
 import jaxgossip as jg
 from jaxgossip.algorithms import hyperparameter
-from jaxgossip.cli.main import main
-from jaxgossip.study.experiment import (
+from jaxgossip.cli.experiment import (
     ExperimentError,
     build_problem,
     configure_algorithm,
@@ -22,10 +21,11 @@ from jaxgossip.study.experiment import (
     run_experiment,
     summary_table,
 )
+from jaxgossip.cli.main import main
 from jaxgossip.study.sweep import load_sweep
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# Experiment files; tradeoff_*.toml are trade-off explorer configs (tests/test_tradeoff_cli.py).
+# Experiment files; tradeoff_*.toml are trade-off explorer configs (tests/cli/test_tradeoff_cli.py).
 EXAMPLES = sorted(
     p for p in (ROOT / "examples").glob("*.toml") if not p.stem.startswith("tradeoff")
 )

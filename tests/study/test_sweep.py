@@ -9,6 +9,8 @@ import pytest
 import xarray as xr
 
 import jaxgossip as jg
+from jaxgossip.study import analysis
+from jaxgossip.study import sweep as sweep_module
 from jaxgossip.study.sweep import (
     METRICS,
     best,
@@ -278,3 +280,28 @@ def test_interrupted_sweep_resumes_bit_for_bit(tmp_path, monkeypatch, capsys):
     xr.testing.assert_identical(uninterrupted.drop_attrs(), resumed.drop_attrs())
     with pytest.raises(ValueError, match="need num_chunks > 1"):
         _sweep(checkpoint=prefix, **(kwargs | {"num_chunks": 1}))
+
+
+def test_readers_live_in_analysis_and_sweep_reexports_them():
+    for name in ("to_reach", "best", "over_seeds", "divergence_summary"):
+        assert getattr(sweep_module, name) is getattr(analysis, name)
+        assert getattr(jg, name) is getattr(analysis, name)
+
+
+def test_mask_divergence_rule():
+    records = dict(
+        diverged=np.array([[False, False, True, False], [False] * 4, [False] * 4]),
+        suboptimality=np.array([[1.0, 0.5, 0.4, 0.3], [2.0, 3e6, 1.0, 1.0], [1.0] * 4]),
+        consensus=np.array([[0.0] * 4, [0.0] * 4, [0.0, np.inf, 0.0, 0.0]]),
+        time=np.arange(12.0).reshape(3, 4),
+    )
+    masked = analysis.mask_divergence(records, 1e6)
+    # The engine's flag, a 1e6-fold rise (2 -> 3e6 > 2e6) and a non-finite metric,
+    # each diverged from its record on.
+    expected = np.array([[0, 0, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]], bool)
+    np.testing.assert_array_equal(masked["diverged"], expected)
+    for name in ("suboptimality", "consensus"):
+        assert np.all(np.isnan(masked[name][expected]))
+        np.testing.assert_array_equal(masked[name][~expected], records[name][~expected])
+    np.testing.assert_array_equal(masked["time"], records["time"])  # counters kept
+    assert "mean_suboptimality" not in masked  # only the metrics given are read

@@ -177,6 +177,12 @@ def test_attributes_and_lower_bounds_at_ratio_one(bounds):
     assert ds.attrs["lower_computations"] == 12.0
     assert ds.attrs["lower_communications"] == 34.0
     assert ds.attrs["bound_source"] == "stand-in"
+    # The asynchronous side of the shared layout: its ratio is its clocks', no rounds.
+    assert list(ds["engine"].values) == ["events"]
+    np.testing.assert_array_equal(
+        ds["realized_ratio"].sel(algorithm="async_gossip_sgd"), [0.5, 5.0]
+    )
+    np.testing.assert_array_equal(ds["rounds"], 0)
     ((clocks, kwargs),) = bounds
     np.testing.assert_allclose(np.sum(clocks.comm_rate) / np.sum(clocks.compute_rate), 1.0)
     assert kwargs == {}

@@ -1,0 +1,213 @@
+"""Experiment files: a whole study in one TOML file, run by ``run_experiment``.
+
+An experiment is one problem, one or more graphs, the clocks, and one or more
+algorithms, each with fixed hyperparameters and a grid to sweep. Every graph
+x algorithm pair is one ``jaxgossip.study.sweep.sweep`` call (the grid's points and
+the seeds batched into compiled calls), saved as ``<graph>__<algorithm>.npz``.
+This module is ``jg.experiment``: the reader (``jaxgossip.cli.config``), the
+building (``jaxgossip.study.build``), the sweeps (``jaxgossip.study.experiment``)
+and the results (``jaxgossip.study.results``) in one place.
+
+Schema (every key is checked: an unknown key is an error that suggests the
+closest valid one; a wrong type or a value out of range is an error naming the
+file, the key path, e.g. ``algorithms[1].grid.step_size``, indices counting
+from 0, and what was expected)::
+
+    name = "step-sizes"     # default: the file name without .toml
+    seed = 0                # key of the problem, the data split and random graphs
+    seeds = 4               # runs per configuration; run s uses jax.random.key(s)
+                            #   (or a list of distinct seeds >= 0)
+    num_events = 20_000     # events per run (required)
+    num_records = 100       # records per run; must divide num_events
+    eps = 1e-3              # target f(x̄) - f* of the summary table
+    max_batch = 1024        # runs per compiled batch
+
+    [problem]
+    kind = "logistic_regression"   # quadratic | logistic_regression | least_squares
+    num_nodes = 16                 # n >= 2 (required)
+    dim = 10                       # d (required for synthetic data)
+    # quadratic:            kappa = 10.0, mu = 1.0, heterogeneity = 1.0
+    # logistic_regression:  samples_per_node = 50, reg = 0.01, heterogeneity = 0.0,
+    #                       batch_size (default: full local gradients)
+    # least_squares:        samples_per_node = 50, reg = 0.0, heterogeneity = 1.0,
+    #                       noise = 0.1, batch_size
+    data = "synthetic"      # or "sklearn:<name>" (breast_cancer, diabetes, digits, iris,
+                            # wine: needs scikit-learn), or a LIBSVM file, relative to
+                            # this file's folder; not for quadratic
+    iid = true              # data only: shuffle (true) or sort by label (false) into nodes
+    standardize = true      # data only: features to zero mean, unit variance
+    positive_class = 1      # data, logistic only: this label +1, others -1 (default: the
+                            # data must have two classes; the larger label becomes +1)
+
+    [graph]                 # one graph, or several as [[graphs]] tables with a `label`
+    kind = "ring"           # ring, path, star, complete, grid, torus, hypercube,
+                            # exponential, erdos_renyi, random_geometric, barbell
+    # and the generator's arguments: n (default: problem.num_nodes), rows/cols,
+    # dim, p, radius, clique_size/path_length, max_tries; n must equal num_nodes.
+    label = "ring"          # default: kind; names the result files
+
+    [clocks]
+    compute_rate = 1.0      # per node (default 1)
+    comm_rate = 1.0         # per edge (default 1)
+
+    [[algorithms]]
+    name = "async_gossip_sgd"   # a key of jaxgossip.algorithms.REGISTRY
+    label = "sgd"               # default: name
+    step_size = 0.05            # fixed hyperparameters; the others come from
+                                # from_theory(problem, clocks) at the base rates
+    relative_to_theory = false  # true: hyperparameter values (fixed and grid) are
+                                # multiples of from_theory's values
+    [algorithms.grid]           # axis -> values; the product of the axes is swept
+    step_size = [0.01, 0.05, 0.1]
+    comm_rate = [0.5, 1.0, 2.0]     # compute_rate/comm_rate multiply [clocks]
+
+    [output]
+    dir = "results/step-sizes"  # relative to the current folder; default results/<name>
+    figures = true              # <graph>.png: the best configuration of each algorithm;
+                                # <algorithm>__by_graph.png (several graphs): on each graph
+
+Keys: ``seed`` s gives the problem key ``fold_in(key(s), 0)``, the random
+graphs ``fold_in(key(s), 1)`` and the data split ``fold_in(key(s), 2)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from jaxgossip.cli.config import load_experiment, name_and_seed, parse_experiment
+from jaxgossip.io import atomic_write
+from jaxgossip.network.factory import GRAPH_KINDS, graph_parameters, make_graph
+from jaxgossip.plot import plot_convergence
+from jaxgossip.study.build import build_graph, build_problem, configure_algorithm, hyperparameters
+from jaxgossip.study.experiment import figures, output_paths, plan_sweeps, run_sweeps
+from jaxgossip.study.results import (
+    choose_best,
+    format_point,
+    grid_dims,
+    point_trace,
+    summary_table,
+)
+from jaxgossip.study.spec import (
+    PROBLEM_KINDS,
+    RATE_AXES,
+    AlgorithmSpec,
+    Experiment,
+    ExperimentError,
+    GraphSpec,
+    ProblemSpec,
+)
+
+__all__ = [
+    "GRAPH_KINDS",
+    "PROBLEM_KINDS",
+    "RATE_AXES",
+    "AlgorithmSpec",
+    "Experiment",
+    "ExperimentError",
+    "GraphSpec",
+    "ProblemSpec",
+    "build_graph",
+    "build_problem",
+    "choose_best",
+    "configure_algorithm",
+    "format_point",
+    "graph_parameters",
+    "hyperparameters",
+    "load_experiment",
+    "make_graph",
+    "name_and_seed",
+    "output_paths",
+    "parse_experiment",
+    "plot_best",
+    "point_trace",
+    "run_experiment",
+    "summary_table",
+]
+
+
+def run_experiment(
+    experiment, *, overwrite: bool = False, progress: Callable[[str], None] | None = print
+) -> dict:
+    """Runs every graph x algorithm sweep of ``experiment`` and saves the results.
+
+    Writes into ``experiment.output_dir``: ``<graph>__<algorithm>.npz`` per pair
+    (``jaxgossip.study.sweep.save_sweep``; its attrs hold the experiment), a figure
+    ``<graph>.png`` per graph (median f(x̄) - f* against time, computations and
+    communications for the best configuration of each algorithm), with several
+    graphs also ``<algorithm>__by_graph.png`` per algorithm (its best
+    configuration on each graph), and
+    ``summary.txt``, the ``summary_table``.
+
+    Args:
+      experiment: an ``Experiment`` or the path of an experiment file.
+      overwrite: replace existing result files.
+      progress: called with a line of text before and after each sweep; None: silent.
+
+    Returns:
+      ``"<graph>__<algorithm>"`` -> the sweep's ``xarray.Dataset``, in run order.
+
+    Raises:
+      FileExistsError: some output files exist and ``overwrite`` is False; it
+        names them all, and nothing has run.
+      ExperimentError: the problem, a graph or an algorithm cannot be built;
+        raised before the first sweep runs.
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    out = experiment.output_dir
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FileExistsError(f"run_experiment: the output folder {out!r} is a file.")
+    existing = [p for p in output_paths(experiment) if os.path.exists(p)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"run_experiment: {len(existing)} output file(s) exist already: "
+            f"{', '.join(existing)}; pass overwrite=True to replace them, or choose "
+            "another output folder."
+        )
+    # Build everything first, so that a bad setting fails before any sweep runs.
+    problem, plans = plan_sweeps(experiment)
+    results = run_sweeps(experiment, problem, plans, overwrite=overwrite, progress=progress)
+    if experiment.figures:
+        for name, title, labels in figures(experiment):
+            lines = {line: results[label] for line, label in labels.items()}
+            figure = plot_best(lines, experiment.eps, title=f"{experiment.name}: {title}")
+            atomic_write(
+                os.path.join(out, name),
+                lambda f, figure=figure: figure.savefig(f, format="png", dpi=120),
+                overwrite=overwrite,
+            )
+    table = summary_table(results, experiment.eps)
+    atomic_write(
+        os.path.join(out, "summary.txt"),
+        lambda f: f.write((table + "\n").encode("utf-8")),
+        overwrite=overwrite,
+    )
+    return results
+
+
+def plot_best(results: dict, eps: float, *, title: str | None = None):
+    """Figure: each sweep's best configuration (``choose_best``), labelled by its grid point.
+
+    Args:
+      results: label -> sweep Dataset, one line each.
+      eps: the target that ``choose_best`` ranks by.
+    """
+    traces = {}
+    for label, ds in results.items():
+        chosen = choose_best(ds, eps)
+        if chosen is None:
+            point, text = {d: ds[d].values[0] for d in grid_dims(ds)}, "all diverged"
+        else:
+            point, text = chosen[0], format_point(chosen[0])
+        traces[label if text == "-" else f"{label} ({text})"] = point_trace(ds, point)
+    figure = plot_convergence(traces, x_axes=("time", "num_computations", "num_communications"))
+    return add_title(figure, title)
+
+
+def add_title(figure, title: str | None):
+    """``figure`` with ``title`` above the suptitle ``plot_convergence`` gave it."""
+    if title:
+        subtitle = figure.get_suptitle()
+        figure.suptitle(f"{title}\n{subtitle}" if subtitle else title, fontsize="medium")
+    return figure

@@ -1,0 +1,100 @@
+"""``jaxgossip plot RESULTS.npz``: a figure of a saved sweep or traces file."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+import numpy as np
+
+from jaxgossip.cli.common import error
+from jaxgossip.cli.experiment import add_title
+from jaxgossip.io import atomic_write, load_traces
+from jaxgossip.plot import Y_LABELS, plot_convergence
+from jaxgossip.study.results import choose_best, format_point, grid_dims, point_trace
+from jaxgossip.study.sweep import best, load_sweep
+
+MAX_PLOTTED_POINTS = 8  # grid points drawn before only the best is kept
+
+
+def add_parser(commands) -> None:
+    """Registers ``plot`` on the subparsers ``commands``."""
+    parser = commands.add_parser(
+        "plot",
+        help="draw a saved sweep (jaxgossip run) or traces file (jaxgossip demo)",
+        description=(
+            "Draws the metric against simulated time, computations and communications: "
+            "for a sweep, the median and 10-90% band over seeds of each grid point (of the "
+            f"best point when the grid has more than {MAX_PLOTTED_POINTS}); for a traces "
+            "file, each label."
+        ),
+    )
+    parser.add_argument("results", metavar="RESULTS.npz", help="a sweep or traces file")
+    parser.add_argument("--out", default=None, help="the PNG to write (default: RESULTS.png)")
+    parser.add_argument(
+        "--metric",
+        default="suboptimality",
+        choices=sorted(Y_LABELS),
+        help="the metric on the y axis (default: suboptimality)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+    parser.set_defaults(run=run_command)
+
+
+def run_command(args) -> int:
+    """Runs ``jaxgossip plot``; returns the exit code."""
+    path = args.results
+    try:
+        figure, note = results_figure(path, args.metric)
+    except (OSError, ValueError) as exc:
+        return error(str(exc), "plot")
+    out = args.out or os.path.splitext(path)[0] + ".png"
+    if os.path.exists(out) and not args.overwrite:
+        return error(f"{out!r} exists; pass --overwrite to replace it, or choose --out.", "plot")
+    atomic_write(out, lambda f: figure.savefig(f, format="png", dpi=120), overwrite=args.overwrite)
+    if note:
+        print(note)
+    print(f"wrote {out}")
+    return 0
+
+
+def results_figure(path: str, metric: str):
+    """``(figure, note)`` for a sweep file or a traces file; ``note`` says what was left out."""
+    with np.load(path, allow_pickle=False) as data:
+        if "__metadata__" not in data.files:
+            raise ValueError(f"{path!r} is neither a jaxgossip sweep nor a traces file.")
+        kind = json.loads(data["__metadata__"].tobytes().decode("utf-8")).get("format")
+    if kind == "jaxgossip.traces":
+        traces, _ = load_traces(path)
+        return plot_convergence(traces, metric=metric), ""
+    if kind != "jaxgossip.sweep":
+        raise ValueError(f"{path!r} is neither a jaxgossip sweep nor a traces file.")
+
+    ds = load_sweep(path)
+    dims = grid_dims(ds)
+    points = [dict(zip(dims, v)) for v in itertools.product(*(ds[d].values.tolist() for d in dims))]
+    note = ""
+    if len(points) > MAX_PLOTTED_POINTS:
+        chosen = _best_point(ds, dims)
+        note = (
+            f"the grid has {len(points)} points, more than {MAX_PLOTTED_POINTS}: "
+            f"drew the best, {format_point(chosen)}"
+        )
+        points = [chosen]
+    traces = {format_point(p) if dims else "all seeds": point_trace(ds, p) for p in points}
+    title = " x ".join(filter(None, (ds.attrs.get("graph"), ds.attrs.get("algorithm"))))
+    return add_title(plot_convergence(traces, metric=metric), title), note
+
+
+def _best_point(ds, dims) -> dict:
+    """The best grid point: by the experiment's eps when the file has one, else by final value."""
+    if "eps" in ds.attrs:
+        chosen = choose_best(ds, float(ds.attrs["eps"]))
+        if chosen is not None:
+            return chosen[0]
+    try:
+        choice = best(ds, criterion="final")
+    except ValueError:  # every configuration diverged
+        return {d: ds[d].values[0].item() for d in dims}
+    return {d: choice[d] for d in dims}
