@@ -54,3 +54,20 @@ def error(message: str, command: str) -> int:
     """Prints ``jaxgossip COMMAND: error: MESSAGE`` to stderr; returns the exit code 2."""
     print(f"jaxgossip {command}: error: {message}", file=sys.stderr)
     return 2
+
+
+def check_outputs(out: str, paths, overwrite: bool, *, prefix: str, replace_hint: str) -> None:
+    """Refuses to write into ``out`` when it is a file, or over existing ``paths``.
+
+    Raises:
+      FileExistsError: ``out`` is a file, or some of ``paths`` exist and
+        ``overwrite`` is False (naming them all, then ``replace_hint``).
+    """
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise FileExistsError(f"{prefix}the output folder {out!r} is a file.")
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{prefix}{len(existing)} output file(s) exist already: {', '.join(existing)}; "
+            + replace_hint
+        )

@@ -19,16 +19,9 @@ from jaxgossip.plot import plot_convergence
 from jaxgossip.study import compare
 from jaxgossip.study.compare import format_rows, groups, run_all, run_all_rounds, to_reach_table
 
-
-def add_parser(commands) -> None:
-    """Registers ``compare`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "compare",
-        help="every registered algorithm on one quadratic and graph: cost to reach eps",
-        description=compare.__doc__,
-    )
-    add_arguments(parser)
-    parser.set_defaults(run=run_command)
+NAME = "compare"
+HELP = "every registered algorithm on one quadratic and graph: cost to reach eps"
+DESCRIPTION = compare.__doc__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,18 +38,18 @@ COMM_RATES = (0.25, 1.0, 4.0)  # per edge; each node computes at rate 1
 STEP_SIZE_TIMES_L = 0.02
 
 
-def add_parser(commands) -> None:
-    """Registers ``demo`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "demo",
-        help="run the built-in experiment: gossip SGD at three communication rates",
-        description=(
-            "Logistic regression (32 nodes, d=20, 50 samples per node) on a ring of 32 "
-            "nodes, asynchronous gossip SGD with compute rate 1 per node and communication "
-            f"rates {', '.join(map(str, COMM_RATES))} per edge, several seeds, all in one "
-            f"vmapped call. Prints a summary and writes {FIGURE} and {TRACES} into --out."
-        ),
-    )
+NAME = "demo"
+HELP = "run the built-in experiment: gossip SGD at three communication rates"
+DESCRIPTION = (
+    "Logistic regression (32 nodes, d=20, 50 samples per node) on a ring of 32 "
+    "nodes, asynchronous gossip SGD with compute rate 1 per node and communication "
+    f"rates {', '.join(map(str, COMM_RATES))} per edge, several seeds, all in one "
+    f"vmapped call. Prints a summary and writes {FIGURE} and {TRACES} into --out."
+)
+
+
+def add_arguments(parser) -> None:
+    """``jaxgossip demo``'s arguments."""
     add_output_arguments(
         parser, default=DEFAULT_OUT, help=f"output folder (default: ./{DEFAULT_OUT})"
     )
@@ -59,7 +59,6 @@ def add_parser(commands) -> None:
         ("--seeds", 4, "runs per rate (default: 4)"),
     ):
         parser.add_argument(flag, type=positive_int, default=default, help=help)
-    parser.set_defaults(run=run_command)
 
 
 def run_command(args) -> int:

@@ -75,6 +75,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from jaxgossip.cli.common import check_outputs
 from jaxgossip.cli.config import load_experiment, name_and_seed, parse_experiment
 from jaxgossip.io import atomic_write
 from jaxgossip.network.factory import GRAPH_KINDS, graph_parameters, make_graph
@@ -156,15 +157,13 @@ def run_experiment(
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     out = experiment.output_dir
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise FileExistsError(f"run_experiment: the output folder {out!r} is a file.")
-    existing = [p for p in output_paths(experiment) if os.path.exists(p)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"run_experiment: {len(existing)} output file(s) exist already: "
-            f"{', '.join(existing)}; pass overwrite=True to replace them, or choose "
-            "another output folder."
-        )
+    check_outputs(
+        out,
+        output_paths(experiment),
+        overwrite,
+        prefix="run_experiment: ",
+        replace_hint="pass overwrite=True to replace them, or choose another output folder.",
+    )
     # Build everything first, so that a bad setting fails before any sweep runs.
     problem, plans = plan_sweeps(experiment)
     results = run_sweeps(experiment, problem, plans, overwrite=overwrite, progress=progress)

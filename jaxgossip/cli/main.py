@@ -7,7 +7,8 @@ traces file; ``theory`` prints a graph's spectral constants and, with
 ``compare`` runs every registered algorithm on one setting
 (``jaxgossip.study.compare``); ``tradeoff`` runs the computation/communication
 trade-off explorer on a TOML file (``jaxgossip.cli.tradeoff``). Each command is
-one module of ``jaxgossip.cli`` with ``add_parser(commands)``.
+one module of ``jaxgossip.cli`` with ``NAME``, ``HELP``, ``DESCRIPTION``,
+``add_arguments(parser)`` and ``run_command(args)``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
-        command.add_parser(commands)
+        sub = commands.add_parser(
+            command.NAME,
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            formatter_class=getattr(command, "FORMATTER", argparse.HelpFormatter),
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run_command)
     return parser
 
 

@@ -12,24 +12,25 @@ from jaxgossip.cli.common import error
 from jaxgossip.cli.experiment import add_title
 from jaxgossip.io import atomic_write, load_traces
 from jaxgossip.plot import Y_LABELS, plot_convergence
+from jaxgossip.study.analysis import best
 from jaxgossip.study.results import choose_best, format_point, grid_dims, point_trace
-from jaxgossip.study.sweep import best, load_sweep
+from jaxgossip.study.sweep import load_sweep
 
 MAX_PLOTTED_POINTS = 8  # grid points drawn before only the best is kept
 
 
-def add_parser(commands) -> None:
-    """Registers ``plot`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "plot",
-        help="draw a saved sweep (jaxgossip run) or traces file (jaxgossip demo)",
-        description=(
-            "Draws the metric against simulated time, computations and communications: "
-            "for a sweep, the median and 10-90% band over seeds of each grid point (of the "
-            f"best point when the grid has more than {MAX_PLOTTED_POINTS}); for a traces "
-            "file, each label."
-        ),
-    )
+NAME = "plot"
+HELP = "draw a saved sweep (jaxgossip run) or traces file (jaxgossip demo)"
+DESCRIPTION = (
+    "Draws the metric against simulated time, computations and communications: "
+    "for a sweep, the median and 10-90% band over seeds of each grid point (of the "
+    f"best point when the grid has more than {MAX_PLOTTED_POINTS}); for a traces "
+    "file, each label."
+)
+
+
+def add_arguments(parser) -> None:
+    """``jaxgossip plot``'s arguments."""
     parser.add_argument("results", metavar="RESULTS.npz", help="a sweep or traces file")
     parser.add_argument("--out", default=None, help="the PNG to write (default: RESULTS.png)")
     parser.add_argument(
@@ -39,7 +40,6 @@ def add_parser(commands) -> None:
         help="the metric on the y axis (default: suboptimality)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
-    parser.set_defaults(run=run_command)
 
 
 def run_command(args) -> int:

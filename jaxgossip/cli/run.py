@@ -14,24 +14,22 @@ from jaxgossip.cli.experiment import (
     summary_table,
 )
 
+NAME = "run"
+HELP = "run an experiment file: sweeps over graphs, algorithms and hyperparameters"
+DESCRIPTION = (
+    "Runs every graph x algorithm sweep of an experiment TOML file (the schema is "
+    "documented in jaxgossip/cli/experiment.py and the README), saves each as "
+    "<graph>__<algorithm>.npz with a figure per graph and summary.txt, and prints "
+    "the summary table. Nothing is overwritten without --overwrite."
+)
 
-def add_parser(commands) -> None:
-    """Registers ``run`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "run",
-        help="run an experiment file: sweeps over graphs, algorithms and hyperparameters",
-        description=(
-            "Runs every graph x algorithm sweep of an experiment TOML file (the schema is "
-            "documented in jaxgossip/cli/experiment.py and the README), saves each as "
-            "<graph>__<algorithm>.npz with a figure per graph and summary.txt, and prints "
-            "the summary table. Nothing is overwritten without --overwrite."
-        ),
-    )
+
+def add_arguments(parser) -> None:
+    """``jaxgossip run``'s arguments."""
     parser.add_argument("experiment", metavar="EXPERIMENT.toml", help="the experiment file")
     add_output_arguments(
         parser, default=None, help="output folder (default: [output] dir of the file)"
     )
-    parser.set_defaults(run=run_command)
 
 
 def run_command(args) -> int:

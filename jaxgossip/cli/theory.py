@@ -11,18 +11,17 @@ from jaxgossip.network.clocks import Clocks
 from jaxgossip.network.factory import GRAPH_KINDS, make_graph
 from jaxgossip.theory import format_report, format_table, graph_constants, predictions
 
+NAME = "theory"
+HELP = "print a graph's spectral constants (lambda_2, chi1, chi2, gossip rate)"
+DESCRIPTION = (
+    "Prints lambda_2 and lambda_max of the Laplacian weighted by the edge rates, "
+    "the spectral gap, chi1, chi2 and the contraction rate of randomized gossip "
+    "(see jaxgossip.theory.graph_constants)."
+)
 
-def add_parser(commands) -> None:
-    """Registers ``theory`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "theory",
-        help="print a graph's spectral constants (lambda_2, chi1, chi2, gossip rate)",
-        description=(
-            "Prints lambda_2 and lambda_max of the Laplacian weighted by the edge rates, "
-            "the spectral gap, chi1, chi2 and the contraction rate of randomized gossip "
-            "(see jaxgossip.theory.graph_constants)."
-        ),
-    )
+
+def add_arguments(parser) -> None:
+    """``jaxgossip theory``'s arguments."""
     parser.add_argument(
         "--graph",
         required=True,
@@ -63,7 +62,6 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--compute-rate", type=rate, default=1.0, help="gradient rate of every node (default: 1)"
     )
-    parser.set_defaults(run=run_command)
 
 
 def graph_arg(text: str) -> tuple[str, int | float]:

@@ -55,7 +55,7 @@ import jax
 import numpy as np
 
 from jaxgossip.algorithms.registry import REGISTRY
-from jaxgossip.cli.common import add_output_arguments, error, refuse_existing
+from jaxgossip.cli.common import add_output_arguments, check_outputs, error, refuse_existing
 from jaxgossip.cli.config import (
     Table,
     load_toml,
@@ -258,14 +258,13 @@ def run_config(config: TradeoffConfig, *, overwrite: bool = False, progress=prin
 
 def _run_config(config: TradeoffConfig, *, overwrite: bool, progress) -> dict:
     out = config.output_dir
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise FileExistsError(f"the output folder {out!r} is a file.")
-    existing = [p for p in output_paths(config) if os.path.exists(p)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{len(existing)} output file(s) exist already: {', '.join(existing)}; pass "
-            "--overwrite to replace them, or choose another --out."
-        )
+    check_outputs(
+        out,
+        output_paths(config),
+        overwrite,
+        prefix="",
+        replace_hint="pass --overwrite to replace them, or choose another --out.",
+    )
     problem = build_problem(config)
     graphs = [(spec, build_graph(config, spec)) for spec in config.graphs]
     os.makedirs(out, exist_ok=True)
@@ -378,16 +377,10 @@ def _number(value, form: str) -> str:
 # --- the command --------------------------------------------------------------------
 
 
-def add_parser(commands) -> None:
-    """Registers ``tradeoff`` on the subparsers ``commands``."""
-    parser = commands.add_parser(
-        "tradeoff",
-        help="computations vs communications to reach eps across rate ratios, from a TOML file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.set_defaults(run=run_command)
+NAME = "tradeoff"
+HELP = "computations vs communications to reach eps across rate ratios, from a TOML file"
+DESCRIPTION = __doc__
+FORMATTER = argparse.RawDescriptionHelpFormatter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from jaxgossip.engine.trace import Trace
-from jaxgossip.study.sweep import best, divergence_summary, to_reach
+from jaxgossip.study.analysis import best, divergence_summary, to_reach
 from jaxgossip.study.table import format_table
 
 

@@ -8,7 +8,7 @@ axis, optionally in checkpointed chunks, and come back as one labelled
 ``xarray.Dataset`` whichever engine ran them. ``to_dataframe``, ``save_sweep``
 and ``load_sweep`` convert and store it losslessly; the readers (``to_reach``,
 ``over_seeds``, ``best``, ``divergence_summary``) live in
-``jaxgossip.study.analysis`` and are re-exported here.
+``jaxgossip.study.analysis``.
 """
 
 from __future__ import annotations
@@ -31,27 +31,8 @@ from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED
 from jaxgossip.io import atomic_write
 from jaxgossip.network.clocks import Clocks
-from jaxgossip.study.analysis import (
-    best,
-    divergence_summary,
-    mask_divergence,
-    over_seeds,
-    to_reach,
-)
+from jaxgossip.study.analysis import mask_divergence
 from jaxgossip.version import VERSION
-
-__all__ = [
-    "METRICS",
-    "RATE_AXES",
-    "best",
-    "divergence_summary",
-    "load_sweep",
-    "over_seeds",
-    "save_sweep",
-    "sweep",
-    "to_dataframe",
-    "to_reach",
-]
 
 RATE_AXES = ("compute_rate", "comm_rate")
 METRICS = RECORDED

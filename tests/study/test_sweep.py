@@ -10,18 +10,8 @@ import xarray as xr
 
 import jaxgossip as jg
 from jaxgossip.study import analysis
-from jaxgossip.study import sweep as sweep_module
-from jaxgossip.study.sweep import (
-    METRICS,
-    best,
-    divergence_summary,
-    load_sweep,
-    over_seeds,
-    save_sweep,
-    sweep,
-    to_dataframe,
-    to_reach,
-)
+from jaxgossip.study.analysis import best, divergence_summary, over_seeds, to_reach
+from jaxgossip.study.sweep import METRICS, load_sweep, save_sweep, sweep, to_dataframe
 
 NUM_EVENTS, NUM_RECORDS = 2000, 10
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -282,9 +272,8 @@ def test_interrupted_sweep_resumes_bit_for_bit(tmp_path, monkeypatch, capsys):
         _sweep(checkpoint=prefix, **(kwargs | {"num_chunks": 1}))
 
 
-def test_readers_live_in_analysis_and_sweep_reexports_them():
+def test_readers_live_in_analysis_and_the_package_exports_them():
     for name in ("to_reach", "best", "over_seeds", "divergence_summary"):
-        assert getattr(sweep_module, name) is getattr(analysis, name)
         assert getattr(jg, name) is getattr(analysis, name)
 
 
