@@ -84,7 +84,7 @@ def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
 
 
 @functools.partial(jax.jit, static_argnames=("num_events", "num_records", "node_suboptimality"))
-def simulate(
+def _simulate_compiled(
     key,
     algorithm: Algorithm,
     problem,
@@ -114,7 +114,9 @@ def simulate(
       x0: optional initial point, (dim,) for all nodes or (num_nodes, dim);
         zeros by default.
       events: optional trace to replay instead of sampling, with num_events
-        events (e.g. from ``sample_events`` or ``Events.from_numpy``).
+        events (e.g. from ``sample_events`` or ``Events.from_numpy``). A
+        concrete trace is checked against ``clocks.graph`` first
+        (``Events.check``); one traced inside ``jax.jit``/``jax.vmap`` cannot be.
       initial_state: optional network state to start from instead of
         ``algorithm.init`` (e.g. a previous trace's ``final_state``, to continue it).
       start_time: simulated time at which sampled events start (to continue a
@@ -126,6 +128,11 @@ def simulate(
 
     Returns:
       A ``Trace`` of num_records + 1 records and the final network state.
+
+    Raises:
+      ValueError: sizes that do not match, or a replayed trace with decreasing
+        times, unknown kinds, out-of-range nodes or edges, or a pair that is not
+        its edge's (a trace built for another graph).
     """
     n, dim = clocks.graph.num_nodes, problem.dim
     check_run_sizes("simulate", problem, n, "num_events", num_events, num_records)
@@ -172,3 +179,14 @@ def simulate(
 
     bytes_per_message = algorithm.message_floats(dim) * problem.x_star.dtype.itemsize
     return assemble_trace(initial, records, start_time, bytes_per_message, state)
+
+
+@functools.wraps(_simulate_compiled)
+def simulate(key, algorithm: Algorithm, problem, clocks: Clocks, *, events=None, **kwargs):
+    # Checked here, outside jit, where a given trace's values are still concrete.
+    if events is not None:
+        events.check(clocks.graph, "simulate")
+    return _simulate_compiled(key, algorithm, problem, clocks, events=events, **kwargs)
+
+
+simulate._cache_size = _simulate_compiled._cache_size  # compiled programs, for tests

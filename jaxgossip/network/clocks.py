@@ -40,6 +40,64 @@ class Events(NamedTuple):
     def num_events(self) -> int:
         return self.time.shape[0]
 
+    def check(self, graph: Graph, caller: str = "simulate") -> None:
+        """Checks a concrete trace against ``graph``, as ``from_numpy`` checks its input.
+
+        A trace is valid when its fields are 1-D of one length, its times are
+        finite and nondecreasing, its kinds are ``COMPUTE`` or ``COMMUNICATE``,
+        its nodes are in range, a compute event names (i, i) and edge -1, and a
+        communication names an edge in range together with that edge's
+        (sender, receiver). Under tracing (inside ``jax.jit`` or ``jax.vmap``)
+        the values are not known and nothing is checked.
+
+        Raises:
+          ValueError: naming ``caller`` and the first defect found.
+        """
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in self):
+            return
+        time, kind, i, j, edge = (np.asarray(leaf) for leaf in self)
+        n, num_edges = graph.num_nodes, graph.num_edges
+        what = f"{caller}: the replayed events"
+        if not (time.ndim == kind.ndim == i.ndim == j.ndim == edge.ndim == 1):
+            raise ValueError(f"{what} must hold 1-D arrays (time, kind, i, j, edge).")
+        if not (len(time) == len(kind) == len(i) == len(j) == len(edge)):
+            raise ValueError(f"{what} have fields of different lengths.")
+        if not np.all(np.isfinite(time)) or np.any(np.diff(time) < 0):
+            first = int(np.argmax(~np.isfinite(time) | np.r_[False, np.diff(time) < 0]))
+            raise ValueError(
+                f"{what}' times must be finite and nondecreasing (event {first} is not)."
+            )
+        if not np.all(np.isin(kind, (COMPUTE, COMMUNICATE))):
+            raise ValueError(
+                f"{what}' kinds must be {COMPUTE} (compute) or {COMMUNICATE} (communicate); "
+                f"got values {sorted(set(kind.tolist()))}."
+            )
+        for name, nodes in (("i", i), ("j", j)):
+            if np.any((nodes < 0) | (nodes >= n)):
+                raise ValueError(f"{what} have {name} outside [0, {n}): built for another graph?")
+        compute = kind == COMPUTE
+        bad = compute & ((j != i) | (edge != -1))
+        if np.any(bad):
+            raise ValueError(
+                f"{what}: compute event {int(np.argmax(bad))} must name (i, i) and edge -1."
+            )
+        comm = ~compute
+        if np.any(comm & ((edge < 0) | (edge >= num_edges))):
+            k = int(np.argmax(comm & ((edge < 0) | (edge >= num_edges))))
+            raise ValueError(
+                f"{what}: communication {k} names edge {int(edge[k])}, outside [0, {num_edges})."
+            )
+        safe = np.clip(edge, 0, max(num_edges - 1, 0))
+        senders, receivers = np.asarray(graph.senders), np.asarray(graph.receivers)
+        bad = comm & ((i != senders[safe]) | (j != receivers[safe]))
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"{what}: communication {k} names ({int(i[k])}, {int(j[k])}) on edge "
+                f"{int(edge[k])}, which joins ({int(senders[safe[k]])}, "
+                f"{int(receivers[safe[k]])}): not an edge of this graph, or built for another."
+            )
+
     @classmethod
     def from_numpy(cls, graph: Graph, time, kind, i, j=None) -> Events:
         """Builds a replayable trace from plain arrays, e.g. exported by another tool.
