@@ -58,23 +58,9 @@ class Events(NamedTuple):
         time, kind, i, j, edge = (np.asarray(leaf) for leaf in self)
         n, num_edges = graph.num_nodes, graph.num_edges
         what = f"{caller}: the replayed events"
-        if not (time.ndim == kind.ndim == i.ndim == j.ndim == edge.ndim == 1):
-            raise ValueError(f"{what} must hold 1-D arrays (time, kind, i, j, edge).")
-        if not (len(time) == len(kind) == len(i) == len(j) == len(edge)):
-            raise ValueError(f"{what} have fields of different lengths.")
-        if not np.all(np.isfinite(time)) or np.any(np.diff(time) < 0):
-            first = int(np.argmax(~np.isfinite(time) | np.r_[False, np.diff(time) < 0]))
-            raise ValueError(
-                f"{what}' times must be finite and nondecreasing (event {first} is not)."
-            )
-        if not np.all(np.isin(kind, (COMPUTE, COMMUNICATE))):
-            raise ValueError(
-                f"{what}' kinds must be {COMPUTE} (compute) or {COMMUNICATE} (communicate); "
-                f"got values {sorted(set(kind.tolist()))}."
-            )
-        for name, nodes in (("i", i), ("j", j)):
-            if np.any((nodes < 0) | (nodes >= n)):
-                raise ValueError(f"{what} have {name} outside [0, {n}): built for another graph?")
+        if edge.ndim != 1 or len(edge) != len(time):
+            raise ValueError(f"{what}: edge must be 1-D, of the length of time.")
+        _check_event_arrays(what, time, kind, i, j, n)
         compute = kind == COMPUTE
         bad = compute & ((j != i) | (edge != -1))
         if np.any(bad):
@@ -82,8 +68,9 @@ class Events(NamedTuple):
                 f"{what}: compute event {int(np.argmax(bad))} must name (i, i) and edge -1."
             )
         comm = ~compute
-        if np.any(comm & ((edge < 0) | (edge >= num_edges))):
-            k = int(np.argmax(comm & ((edge < 0) | (edge >= num_edges))))
+        bad = comm & ((edge < 0) | (edge >= num_edges))
+        if np.any(bad):
+            k = int(np.argmax(bad))
             raise ValueError(
                 f"{what}: communication {k} names edge {int(edge[k])}, outside [0, {num_edges})."
             )
@@ -115,24 +102,7 @@ class Events(NamedTuple):
         """
         time, kind, i = np.asarray(time, float), np.asarray(kind), np.asarray(i)
         j = i.copy() if j is None else np.asarray(j)
-        n = graph.num_nodes
-        if not (time.ndim == kind.ndim == i.ndim == j.ndim == 1):
-            raise ValueError("Events.from_numpy: time, kind, i, j must be 1-D arrays.")
-        if not (len(time) == len(kind) == len(i) == len(j)):
-            raise ValueError(
-                f"Events.from_numpy: lengths differ (time {len(time)}, kind {len(kind)}, "
-                f"i {len(i)}, j {len(j)})."
-            )
-        if np.any(np.diff(time) < 0) or not np.all(np.isfinite(time)):
-            raise ValueError("Events.from_numpy: times must be finite and nondecreasing.")
-        if not np.all(np.isin(kind, (COMPUTE, COMMUNICATE))):
-            raise ValueError(
-                f"Events.from_numpy: kind must be {COMPUTE} (compute) or {COMMUNICATE} "
-                f"(communicate); got values {sorted(set(kind.tolist()))}."
-            )
-        for name, nodes in (("i", i), ("j", j)):
-            if np.any((nodes < 0) | (nodes >= n)):
-                raise ValueError(f"Events.from_numpy: {name} has node ids outside [0, {n}).")
+        _check_event_arrays("Events.from_numpy", time, kind, i, j, graph.num_nodes)
         is_comm = kind == COMMUNICATE
         lo, hi = np.minimum(i, j), np.maximum(i, j)
         edge_ids = {
@@ -156,6 +126,30 @@ class Events(NamedTuple):
             j=jnp.asarray(j, jnp.int32),
             edge=jnp.asarray(edge),
         )
+
+
+def _check_event_arrays(what: str, time, kind, i, j, num_nodes: int) -> None:
+    """The checks ``Events.from_numpy`` and ``Events.check`` share; ValueErrors start with what."""
+    if not (time.ndim == kind.ndim == i.ndim == j.ndim == 1):
+        raise ValueError(f"{what}: time, kind, i, j must be 1-D arrays.")
+    if not (len(time) == len(kind) == len(i) == len(j)):
+        raise ValueError(
+            f"{what}: lengths differ (time {len(time)}, kind {len(kind)}, i {len(i)}, j {len(j)})."
+        )
+    bad_time = ~np.isfinite(time) | np.r_[False, np.diff(time) < 0]
+    if np.any(bad_time):
+        raise ValueError(
+            f"{what}: times must be finite and nondecreasing "
+            f"(event {int(np.argmax(bad_time))} is not)."
+        )
+    if not np.all(np.isin(kind, (COMPUTE, COMMUNICATE))):
+        raise ValueError(
+            f"{what}: kind must be {COMPUTE} (compute) or {COMMUNICATE} "
+            f"(communicate); got values {sorted(set(kind.tolist()))}."
+        )
+    for name, nodes in (("i", i), ("j", j)):
+        if np.any((nodes < 0) | (nodes >= num_nodes)):
+            raise ValueError(f"{what}: {name} has node ids outside [0, {num_nodes}).")
 
 
 def _as_rates(name: str, rates, size: int) -> jax.Array:

@@ -65,7 +65,7 @@ def test_unknown_kinds_are_refused(setting):
     events = setting[2]
     kind = np.asarray(events.kind).copy()
     kind[0] = 2
-    with pytest.raises(ValueError, match="kinds must be"):
+    with pytest.raises(ValueError, match="kind must be"):
         run(setting, events._replace(kind=jnp.asarray(kind)))
 
 
@@ -73,7 +73,7 @@ def test_out_of_range_nodes_are_refused(setting):
     events = setting[2]
     i = np.asarray(events.i).copy()
     i[first(events, jg.COMPUTE)] = N
-    with pytest.raises(ValueError, match=r"i outside \[0, 8\)"):
+    with pytest.raises(ValueError, match=r"i has node ids outside \[0, 8\)"):
         run(setting, events._replace(i=jnp.asarray(i)))
 
 
