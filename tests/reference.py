@@ -12,11 +12,11 @@ import jaxgossip as jg
 COMPUTE = 0
 
 
-def small_problem(kind, key, num_nodes, dim):
-    """The tests' standard pair: a quadratic of kappa 10, or l2-logistic regression
-    with 20 samples per node and reg 0.1."""
+def small_problem(kind, key, num_nodes, dim, heterogeneity=1.0):
+    """The tests' standard pair: a quadratic of kappa 10 (of the given heterogeneity),
+    or l2-logistic regression with 20 samples per node and reg 0.1."""
     if kind == "quadratic":
-        return jg.problems.quadratic(key, num_nodes, dim, kappa=10.0)
+        return jg.problems.quadratic(key, num_nodes, dim, kappa=10.0, heterogeneity=heterogeneity)
     return jg.problems.logistic_regression(key, num_nodes, dim, 20, reg=0.1)
 
 

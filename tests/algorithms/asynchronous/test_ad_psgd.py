@@ -5,15 +5,14 @@ import pytest
 
 import jaxgossip as jg
 from jaxgossip.algorithms.asynchronous.ad_psgd import ADPSGD, ADPSGDState
+from tests import reference
 from tests.replays import ad_psgd as replay_ad_psgd
 
 NUM_NODES, DIM = 8, 4
 
 
-def _problem(kind, key, heterogeneity=1.0):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0, heterogeneity=heterogeneity)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+def _problem(kind, key, **options):
+    return reference.small_problem(kind, key, NUM_NODES, DIM, **options)
 
 
 def _clocks(comm_rate=5.0):

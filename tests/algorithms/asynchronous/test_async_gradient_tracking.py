@@ -8,15 +8,14 @@ from jaxgossip.algorithms.asynchronous.async_gradient_tracking import (
     AsyncGradientTracking,
     AsyncGradientTrackingState,
 )
+from tests import reference
 from tests.replays import async_gradient_tracking as replay_tracking
 
 NUM_NODES, DIM = 8, 4
 
 
-def _problem(kind, key):
-    if kind == "quadratic":
-        return jg.problems.quadratic(key, NUM_NODES, DIM, kappa=10.0, heterogeneity=1.0)
-    return jg.problems.logistic_regression(key, NUM_NODES, DIM, 20, reg=0.1)
+def _problem(kind, key, **options):
+    return reference.small_problem(kind, key, NUM_NODES, DIM, **options)
 
 
 def _clocks(comm_rate=5.0):
