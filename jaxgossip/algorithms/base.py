@@ -13,12 +13,14 @@ either.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxgossip.network.mixing import Mixing
 from jaxgossip.problems.base import Problem
@@ -32,8 +34,60 @@ def hyperparameter(value) -> jax.Array:
 
     Array leaves are what lets ``jax.vmap`` sweep a value and lets a new value
     reuse the compiled run; a Python float would be a static constant.
+    Strings and booleans are refused (``True`` would silently become 1.0).
     """
+    if isinstance(value, (str, bytes, bool, np.bool_)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind not in "iuf"
+    ):
+        raise TypeError(f"a hyperparameter must be a real number or array, got {value!r}.")
     return jnp.asarray(value, dtype=jnp.result_type(float))
+
+
+# Hyperparameters that are step sizes or rates under every method's theory: a
+# negative value is a typo, not an experiment, and is refused when concrete.
+NONNEGATIVE = frozenset(
+    {"step_size", "dual_step", "momentum_step", "eta", "eta_tilde", "gamma", "gamma_tilde"}
+    | {"activation_prob", "smoothness", "nu"}
+)
+
+
+def check_problem_setting(algorithm, problem, caller: str) -> None:
+    """ValueError naming ``caller`` when ``algorithm`` cannot honour ``problem``'s setting.
+
+    Today's one case: a minibatch problem (``batch_size`` below its samples per
+    node) given to a method that never samples gradients
+    (``honours_batch_size = False``, e.g. the conjugate-gradient methods),
+    which would silently run on exact local functions instead.
+    """
+    batch = getattr(problem, "batch_size", None)
+    if algorithm.honours_batch_size or batch is None or batch == problem.num_samples:
+        return
+    raise ValueError(
+        f"{caller}: {type(algorithm).__name__} uses exact local functions and cannot honour "
+        f"the problem's batch_size={batch}; pass problem.with_batch_size(None) (full local "
+        "gradients) or choose a method that samples gradients."
+    )
+
+
+def check_hyperparameters(module: eqx.Module) -> None:
+    """ValueError naming the field: a concrete hyperparameter that is NaN or
+    infinite, or negative when its name is in ``NONNEGATIVE``.
+
+    Traced values (an algorithm built inside ``jax.vmap`` or ``jax.jit``) cannot
+    be inspected and are left to the caller.
+    """
+    for field in dataclasses.fields(module):
+        value = getattr(module, field.name, None)
+        if not isinstance(value, jax.Array) or isinstance(value, jax.core.Tracer):
+            continue
+        if not jnp.issubdtype(value.dtype, jnp.floating):
+            continue
+        array = np.asarray(value)
+        name = type(module).__name__
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name}: {field.name} must be finite, got {array}.")
+        if field.name in NONNEGATIVE and np.any(array < 0):
+            raise ValueError(f"{name}: {field.name} must be >= 0, got {array}.")
 
 
 class Algorithm(eqx.Module):
@@ -47,6 +101,18 @@ class Algorithm(eqx.Module):
 
     # True when the method converges to x* exactly with constant parameters.
     exact: ClassVar[bool] = False
+    # True when a node's state stores the time of its last event (methods that
+    # integrate an ODE lazily over t - t_i). The engine then hands the hooks
+    # times relative to a per-chunk origin and moves the stored times with
+    # ``shift_time``, so that t - t_i stays exact in float32 however long the
+    # run; other methods see absolute times.
+    stores_time: ClassVar[bool] = False
+    # False when the method never calls the gradient oracle (it uses exact
+    # conjugates): the engines refuse minibatch problems for it.
+    honours_batch_size: ClassVar[bool] = True
+
+    def __check_init__(self):
+        check_hyperparameters(self)
 
     @classmethod
     def from_theory(cls, problem, clocks) -> Algorithm:
@@ -77,6 +143,14 @@ class Algorithm(eqx.Module):
     def message_floats(self, dim: int) -> int:
         """Floats exchanged by one communication event (both directions together)."""
         return 2 * dim
+
+    def shift_time(self, node: NodeState, shift: jax.Array) -> NodeState:
+        """The node's state with its stored event times moved back by ``shift``.
+
+        Only called when ``stores_time``; the default handles a NamedTuple
+        state with one ``time`` field.
+        """
+        return node._replace(time=node.time - jnp.asarray(shift, node.time.dtype))
 
 
 # The round contract.
@@ -138,6 +212,11 @@ class SyncAlgorithm(eqx.Module):
     # True when the method's theory covers networks that change every round
     # (TimeVaryingMixing); simulate_rounds refuses the others on such networks.
     time_varying: ClassVar[bool] = False
+    # As for ``Algorithm``: False refuses minibatch problems.
+    honours_batch_size: ClassVar[bool] = True
+
+    def __check_init__(self):
+        check_hyperparameters(self)
 
     @classmethod
     def from_theory(cls, problem: Problem, mixing: Mixing) -> SyncAlgorithm:

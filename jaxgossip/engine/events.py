@@ -15,11 +15,12 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxgossip.algorithms.base import Algorithm
+from jaxgossip.algorithms.base import Algorithm, check_problem_setting
 from jaxgossip.engine.trace import (
     Trace,
     assemble_trace,
     check_run_sizes,
+    check_start,
     initial_points,
     network_metrics,
 )
@@ -145,28 +146,38 @@ def _simulate_compiled(
     state = init_state(algorithm, problem, x0) if initial_state is None else initial_state
     apply_event = functools.partial(_apply_event, algorithm, problem, gradient_key)
 
+    relative = algorithm.stores_time
+    shift_times = jax.vmap(algorithm.shift_time, in_axes=(0, None))
+
     def run_chunk(carry, chunk):
-        state, last_time, diverged = carry
+        # origin: the absolute time of the previous chunk's last event.
+        state, origin, diverged = carry
         if events is None:
             chunk_events = sample_chunk(
-                jax.random.fold_in(event_key, chunk), clocks, chunk_size, last_time
+                jax.random.fold_in(event_key, chunk), clocks, chunk_size, jnp.zeros_like(origin)
             )
+            since_origin = chunk_events.time  # cumulative gaps: exact however long the run
+            absolute = origin + since_origin
         else:
             chunk_events = jax.tree.map(
                 lambda a: jax.lax.dynamic_slice_in_dim(a, chunk * chunk_size, chunk_size), events
             )
+            absolute = chunk_events.time.astype(origin.dtype)
+            since_origin = absolute - origin
         index = chunk * chunk_size + jnp.arange(chunk_size)
         state = jax.lax.scan(
             lambda s, e: (apply_event(s, e), None),
             state,
-            (*chunk_events, index),
+            (since_origin if relative else absolute, *chunk_events[1:], index),
             # Per-iteration loop overhead dominates an event on CPU; unrolling 4
             # cut it from ~460 to ~340-420 ns (benchmarks/throughput.py), 8 was slower.
             unroll=4,
         )[0]
+        if relative:  # stored times become relative to this chunk's last event
+            state = shift_times(state, since_origin[-1])
         metrics = _metrics(algorithm, problem, state, node_suboptimality)
         metrics["diverged"] = metrics["diverged"] | diverged
-        metrics["time"] = chunk_events.time[-1].astype(last_time.dtype)
+        metrics["time"] = absolute[-1]
         metrics["num_computations"] = jnp.sum(chunk_events.kind == COMPUTE, dtype=jnp.int32)
         metrics["num_communications"] = jnp.sum(chunk_events.kind == COMMUNICATE, dtype=jnp.int32)
         return (state, metrics["time"], metrics["diverged"]), metrics
@@ -174,19 +185,25 @@ def _simulate_compiled(
     initial = _metrics(algorithm, problem, state, node_suboptimality)
     time_dtype = clocks.comm_rate.dtype
     start_time = jnp.asarray(start_time, time_dtype)
+    if relative:  # the hooks see times since start_time, then since each chunk's end
+        state = shift_times(state, start_time)
     carry = (state, start_time, initial["diverged"])
-    (state, _, _), records = jax.lax.scan(run_chunk, carry, jnp.arange(num_records))
+    (state, end_time, _), records = jax.lax.scan(run_chunk, carry, jnp.arange(num_records))
+    if relative:  # back to absolute times, for a trace that continues this one
+        state = shift_times(state, -end_time)
 
     bytes_per_message = algorithm.message_floats(dim) * problem.x_star.dtype.itemsize
     return assemble_trace(initial, records, start_time, bytes_per_message, state)
 
 
 @functools.wraps(_simulate_compiled)
-def simulate(key, algorithm: Algorithm, problem, clocks: Clocks, *, events=None, **kwargs):
-    # Checked here, outside jit, where a given trace's values are still concrete.
+def simulate(key, algorithm: Algorithm, problem, clocks: Clocks, *, events=None, x0=None, **kwargs):
+    # Checked here, outside jit, where given values are still concrete.
+    check_problem_setting(algorithm, problem, "simulate")
     if events is not None:
         events.check(clocks.graph, "simulate")
-    return _simulate_compiled(key, algorithm, problem, clocks, events=events, **kwargs)
+    check_start(x0, kwargs.get("start_time", 0.0), "simulate")
+    return _simulate_compiled(key, algorithm, problem, clocks, events=events, x0=x0, **kwargs)
 
 
 simulate._cache_size = _simulate_compiled._cache_size  # compiled programs, for tests

@@ -38,11 +38,12 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxgossip.algorithms.base import Oracle, SyncAlgorithm
+from jaxgossip.algorithms.base import Oracle, SyncAlgorithm, check_problem_setting
 from jaxgossip.engine.trace import (
     Trace,
     assemble_trace,
     check_run_sizes,
+    check_start,
     initial_points,
     network_metrics,
 )
@@ -80,7 +81,7 @@ def _metrics(algorithm: SyncAlgorithm, problem: Problem, state) -> dict[str, jax
 
 
 @functools.partial(jax.jit, static_argnames=("num_rounds", "num_records"))
-def simulate_rounds(
+def _simulate_rounds_compiled(
     key: jax.Array,
     algorithm: SyncAlgorithm,
     problem: Problem,
@@ -167,3 +168,14 @@ def simulate_rounds(
 
     bytes_per_message = algorithm.message_floats(dim) * dtype.itemsize
     return assemble_trace(initial, records, start_round.astype(dtype), bytes_per_message, state)
+
+
+@functools.wraps(_simulate_rounds_compiled)
+def simulate_rounds(key, algorithm: SyncAlgorithm, problem: Problem, mixing, *, x0=None, **kwargs):
+    # Checked here, outside jit, where given values are still concrete.
+    check_problem_setting(algorithm, problem, "simulate_rounds")
+    check_start(x0, kwargs.get("start_round", 0), "simulate_rounds", "start_round")
+    return _simulate_rounds_compiled(key, algorithm, problem, mixing, x0=x0, **kwargs)
+
+
+simulate_rounds._cache_size = _simulate_rounds_compiled._cache_size  # compiled programs, for tests

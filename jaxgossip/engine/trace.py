@@ -14,6 +14,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Trace(eqx.Module):
@@ -57,6 +58,23 @@ def initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
     raise ValueError(
         f"simulate: x0 must have shape ({dim},) or ({num_nodes}, {dim}); got {x0.shape}."
     )
+
+
+def check_start(x0, start, caller: str, start_name: str = "start_time") -> None:
+    """ValueErrors naming ``caller``: a concrete x0 with NaN or infinite entries, or
+    a concrete start time (or round) that is NaN, infinite or negative.
+
+    Values traced under ``jax.jit`` / ``jax.vmap`` cannot be inspected and are skipped.
+    """
+    if x0 is not None and not isinstance(x0, jax.core.Tracer):
+        if not np.all(np.isfinite(np.asarray(x0, np.float64))):
+            raise ValueError(f"{caller}: x0 contains NaN or infinite values.")
+    if start is not None and not isinstance(start, jax.core.Tracer):
+        value = np.asarray(start)
+        if value.dtype.kind not in "iuf" or value.shape != ():
+            raise ValueError(f"{caller}: {start_name} must be a real scalar; got {start!r}.")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{caller}: {start_name} must be finite and >= 0; got {start!r}.")
 
 
 def check_run_sizes(

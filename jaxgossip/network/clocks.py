@@ -158,6 +158,12 @@ def _as_rates(name: str, rates, size: int) -> jax.Array:
     Traced rates (inside vmap or jit) cannot be inspected; they are the caller's charge.
     """
     dtype = jnp.result_type(float)  # float32, or float64 under jax_enable_x64
+    if not isinstance(rates, jax.Array):
+        kind = np.asarray(rates).dtype.kind
+        if kind not in "iuf":  # True would silently become rate 1, "2" a parse error
+            raise TypeError(f"Clocks: {name} must be a number or array of numbers; got {rates!r}.")
+    elif not jnp.issubdtype(rates.dtype, jnp.number) or rates.dtype == jnp.bool_:
+        raise TypeError(f"Clocks: {name} must be an array of numbers; got dtype {rates.dtype}.")
     rates = jnp.asarray(rates, dtype=dtype)
     if rates.ndim == 0:
         rates = jnp.broadcast_to(rates, (size,))
@@ -226,9 +232,10 @@ def sample_chunk(key, clocks: Clocks, num_events: int, start_time) -> Events:
     i = jnp.where(is_compute, label, clocks.graph.senders[safe_edge])
     j = jnp.where(is_compute, label, clocks.graph.receivers[safe_edge])
     kind = jnp.where(is_compute, COMPUTE, COMMUNICATE).astype(jnp.int32)
-    return Events(
-        start_time + jnp.cumsum(gaps), kind, i.astype(jnp.int32), j.astype(jnp.int32), edge
-    )
+    # XLA's cumsum sums in blocks, so in float32 it can step back by an ulp; the
+    # running maximum restores the order that the hooks (t - t_i >= 0) rely on.
+    elapsed = jax.lax.cummax(jnp.cumsum(gaps))
+    return Events(start_time + elapsed, kind, i.astype(jnp.int32), j.astype(jnp.int32), edge)
 
 
 def sample_events(key, clocks: Clocks, num_events: int, *, num_chunks: int = 1) -> Events:

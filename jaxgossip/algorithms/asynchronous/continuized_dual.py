@@ -98,6 +98,8 @@ class ContinuizedDualGossip(Algorithm):
     eta: jax.Array = eqx.field(converter=hyperparameter)
 
     exact: ClassVar[bool] = True
+    stores_time: ClassVar[bool] = True
+    honours_batch_size: ClassVar[bool] = False  # it evaluates exact conjugate gradients
 
     def __init__(self, problem, graph: Graph, step_size, momentum_step, eta):
         _check_conjugate(problem)

@@ -93,6 +93,7 @@ class MSDA(SyncAlgorithm):
     num_gossip_steps: int = eqx.field(static=True, default=1)
 
     exact: ClassVar[bool] = True
+    honours_batch_size: ClassVar[bool] = False  # it evaluates exact conjugate gradients
 
     @classmethod
     def from_theory(cls, problem, mixing: Mixing, num_gossip_steps: int | None = None) -> MSDA:
