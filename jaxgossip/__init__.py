@@ -27,7 +27,14 @@ from jaxgossip.network.mixing import Mixing, TimeVaryingMixing, metropolis_mixin
 from jaxgossip.plot import plot_convergence
 from jaxgossip.problems import datasets
 from jaxgossip.study import tradeoff
-from jaxgossip.study.analysis import best, divergence_summary, over_seeds, to_reach
+from jaxgossip.study.analysis import (
+    PrecisionWarning,
+    best,
+    check_precision,
+    divergence_summary,
+    over_seeds,
+    to_reach,
+)
 from jaxgossip.study.sweep import load_sweep, save_sweep, sweep, to_dataframe
 from jaxgossip.version import VERSION
 
@@ -53,6 +60,8 @@ __all__ = [
     "Trace",
     "algorithms",
     "best",
+    "check_precision",
+    "PrecisionWarning",
     "datasets",
     "digraphs",
     "experiment",

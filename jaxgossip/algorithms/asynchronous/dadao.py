@@ -3,9 +3,20 @@
 A. Nabli, E. Oyallon, "DADAO: Decoupled Accelerated Decentralized Asynchronous
 Optimization", ICML 2023 (PMLR 202:25604-25626; arXiv:2208.00779): Algorithm 1,
 which samples exactly the paper's jump dynamics (a linear ODE between Poisson
-events). The ODE matrix, jumps and theory constants were checked against the
-authors' public code (github.com/AdelNabli/DADAO, ``optimizers.py``). One
-deliberate difference: x~ starts at x0 here, at 0 in that code (the same for x0 = 0).
+events). Checked line by line against the authors' public code
+(github.com/AdelNabli/DADAO, commit eed1ed1): the ODE matrix and the theory
+constants (``optimizers.py: DADAO_optimizer.initialize``); every node an event
+touches flowed up to its time first, the gradient taken at the flowed x, the
+jumps of x, x~, y~ and, from the message (y_i + z_i) - (y_j + z_j) of flowed
+values, of z, z~ (``DADAO_optimizer.step``, ``utils.py: create_pi_ij``); the
+time unit (gradient clocks of rate 1 per node) and the communication rate,
+sqrt(2 chi1 chi2) of the edge-probability Laplacian spread uniformly over the
+edges, which is ``theory_comm_rate`` (``main.py``, ``run_optimizers.py:
+run_DADAO``); and chi1 of a time-varying network, the largest over its graphs
+(``data.py: create_K_graphs``). Two deliberate differences: x~ starts at x0
+here, at 0 in that code (the same for x0 = 0); and that code rounds the ODE
+matrix to float32 before using it in float64, where here every constant keeps
+the working precision.
 
 Every node i holds six vectors (x, x~, y, y~, z, z~). Between its events they
 follow a linear ODE, the same at every node,
@@ -132,6 +143,7 @@ class DADAO(Algorithm):
     beta_tilde: jax.Array = eqx.field(converter=hyperparameter)
 
     exact: ClassVar[bool] = True
+    stores_time: ClassVar[bool] = True
 
     def __check_init__(self):
         values = (self.eta + self.eta_tilde, self.alpha + self.alpha_tilde, self.alpha)

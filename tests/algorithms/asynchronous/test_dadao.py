@@ -62,6 +62,28 @@ def test_graph_constants_match_closed_forms():
         np.testing.assert_allclose(chi1 * chi2, 0.5, rtol=1e-12)
 
 
+def test_theory_rate_and_chi1_are_the_authors(x64):
+    # The authors' experiments weight the Laplacian by edge probabilities,
+    # L_norm = L / |E|, draw communications at the total rate sqrt(2 chi1 chi2) of
+    # L_norm, uniformly over the edges, and pass chi1(L_norm) / that rate as chi1*.
+    n = NUM_NODES
+    for graph in (jg.graphs.ring(n), jg.graphs.path(n), jg.graphs.star(n)):
+        edges = graph.edges()
+        laplacian = np.zeros((n, n))
+        for i, j in edges:
+            laplacian[[i, j], [i, j]] += 1
+            laplacian[[i, j], [j, i]] -= 1
+        normalized = laplacian / len(edges)
+        chi1 = 1 / np.linalg.eigvalsh(normalized)[1]
+        pinv = np.linalg.pinv(normalized)
+        chi2 = max(0.5 * (pinv[i, i] + pinv[j, j] - 2 * pinv[i, j]) for i, j in edges)
+        total = np.sqrt(2 * chi1 * chi2)
+        np.testing.assert_allclose(theory_comm_rate(graph), total / len(edges), rtol=1e-10)
+        np.testing.assert_allclose(
+            graph_constants(graph, total / len(edges))[0], chi1 / total, rtol=1e-10
+        )
+
+
 def test_from_theory_constants(key):
     problem = _problem("quadratic", key)
     graph = jg.graphs.ring(NUM_NODES)
