@@ -100,11 +100,11 @@ def network_metrics(problem, xs, state, node_suboptimality: bool = True) -> dict
     """
     x_bar = jnp.mean(xs, axis=0)
     if node_suboptimality:
-        mean_suboptimality = jnp.mean(problem.values(xs)) - problem.f_star
+        mean_suboptimality = jnp.mean(problem.suboptimalities(xs))
     else:
         mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
     metrics = dict(
-        suboptimality=problem.value(x_bar) - problem.f_star,
+        suboptimality=problem.suboptimality(x_bar),
         mean_suboptimality=mean_suboptimality,
         consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
     )

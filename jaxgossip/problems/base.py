@@ -69,6 +69,35 @@ class Problem(eqx.Module):
         """Exact gradient of the global f: x (d,) -> (d,)."""
         return jax.grad(self.value)(x)
 
+    def suboptimality(self, x: jax.Array) -> jax.Array:
+        """f(x) - f*: (d,) -> (), what the engines record.
+
+        This default subtracts f* from f(x) and so cannot resolve gaps below the
+        float resolution of f* (about 1e-7 |f*| in float32). The bundled problems
+        override it with a form free of that cancellation (a Bregman divergence
+        from x*), accurate until x is within rounding of x* itself.
+        """
+        return self.value(x) - self.f_star
+
+    def suboptimality_floor(self) -> float:
+        """The smallest f - f* that ``suboptimality`` resolves in this problem's dtype.
+
+        Where ``suboptimality`` is the default f(x) - f*, that is the float
+        spacing at f*, eps_machine |f*|. A problem that overrides it with a
+        cancellation-free form resolves gaps down to those of points one rounding
+        away from x*, about L (eps_machine max(|x*|, 1))^2. Targets at or below
+        the floor cannot be told apart from 0 (``jaxgossip.study.analysis.check_precision``).
+        """
+        eps = float(np.finfo(self.x_star.dtype).eps)
+        if type(self).suboptimality is Problem.suboptimality:
+            return eps * max(abs(float(self.f_star)), float(np.finfo(self.x_star.dtype).tiny))
+        scale = max(float(np.linalg.norm(np.asarray(self.x_star, np.float64))), 1.0)
+        return float(self.L) * (eps * scale) ** 2
+
+    def suboptimalities(self, xs: jax.Array) -> jax.Array:
+        """f - f* at each row of xs: (k, d) -> (k,)."""
+        return jax.vmap(self.suboptimality)(xs)
+
 
 class SampledProblem(Problem):
     """A problem whose local functions are averages over m samples per node.
@@ -151,6 +180,15 @@ def as_float64(name: str, x, ndim: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains non-finite values")
     return arr
+
+
+def quadratic_gap(x: jax.Array, x_star, hessian) -> jax.Array:
+    """f(x) - f* = 1/2 (x - x*)^T H (x - x*) for a quadratic f: (d,) -> (), O(d^2).
+
+    Computed without f*, so it stays accurate in float32 far below |f*| * 1e-7.
+    """
+    e = x - x_star
+    return 0.5 * e @ (hessian @ e)
 
 
 def quadratic_value(x: jax.Array, x_star, f_star, hessian) -> jax.Array:

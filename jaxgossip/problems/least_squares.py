@@ -11,6 +11,7 @@ from jaxgossip.problems.base import (
     SampledProblem,
     as_float64,
     check_batch_size,
+    quadratic_gap,
     quadratic_value,
     to_jax,
 )
@@ -78,6 +79,10 @@ class LeastSquares(SampledProblem):
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), in O(d^2) through the aggregated Hessian."""
         return quadratic_value(x, self.x_star, self.f_star, self.H)
+
+    def suboptimality(self, x: jax.Array) -> jax.Array:
+        """f(x) - f* = 1/2 (x - x*)^T H (x - x*): (d,) -> (), free of cancellation."""
+        return quadratic_gap(x, self.x_star, self.H)
 
 
 def least_squares(A, b, *, reg: float = 0.0, batch_size: int | None = None) -> LeastSquares:

@@ -13,6 +13,7 @@ from jaxgossip.problems.base import (
     as_float64,
     check_positive_int,
     numpy_rng,
+    quadratic_gap,
     quadratic_value,
     to_jax,
 )
@@ -67,6 +68,10 @@ class Quadratic(Problem):
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), in O(d^2) through the aggregated Hessian."""
         return quadratic_value(x, self.x_star, self.f_star, self.H)
+
+    def suboptimality(self, x: jax.Array) -> jax.Array:
+        """f(x) - f* = 1/2 (x - x*)^T H (x - x*): (d,) -> (), free of cancellation."""
+        return quadratic_gap(x, self.x_star, self.H)
 
 
 def quadratic_from_arrays(A, b, c=None) -> Quadratic:
