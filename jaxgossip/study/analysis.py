@@ -52,22 +52,105 @@ def mask_divergence(records: Mapping[str, np.ndarray], divergence_factor: float)
     return out
 
 
-def to_reach(ds: xr.Dataset, eps: float, *, metric="suboptimality", by="num_computations"):
-    """The first value of ``by`` at which ``metric <= eps``, per run.
+CRITERIA = ("sustained", "first")
+
+
+def reach_position(metric: np.ndarray, eps: float, criterion: str = "sustained") -> np.ndarray:
+    """Where a metric reaches eps, as a fractional record position (..., T) -> (...).
+
+    ``criterion="sustained"``: the first record from which the metric stays
+    <= eps to the end of the run; ``"first"``: the first record <= eps (a noisy
+    run may touch eps and climb back). Between the record before (above eps)
+    and that record the position is interpolated linearly in log(metric), the
+    metric's natural scale under linear convergence (linearly when it reaches
+    0). NaN where never reached; a NaN (diverged) record is never below eps.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}; got {criterion!r}.")
+    metric = np.asarray(metric, np.float64)
+    below = metric <= eps  # NaN compares False
+    if criterion == "sustained":
+        below = np.flip(np.logical_and.accumulate(np.flip(below, -1), -1), -1)
+    reached = below.any(-1)
+    index = np.argmax(below, -1)
+    previous = np.take_along_axis(metric, np.maximum(index - 1, 0)[..., None], -1)[..., 0]
+    current = np.take_along_axis(metric, index[..., None], -1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(previous) - np.log(eps), np.log(previous) - np.log(current)
+        fraction = np.where(current > 0, logs[0] / logs[1], (previous - eps) / previous)
+    fraction = np.where(index > 0, np.clip(np.nan_to_num(fraction, nan=1.0), 0.0, 1.0), 1.0)
+    return np.where(reached, index - 1 + fraction, np.nan)
+
+
+def value_at(values: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Records' values (..., T) read at fractional positions (...): linear between records."""
+    values = np.asarray(values, np.float64)
+    safe = np.nan_to_num(position, nan=0.0)
+    low = np.floor(safe).astype(int)
+    high = np.minimum(low + 1, values.shape[-1] - 1)
+    at = lambda k: np.take_along_axis(values, k[..., None], -1)[..., 0]  # noqa: E731
+    result = at(low) + (safe - low) * (at(high) - at(low))
+    return np.where(np.isnan(position), np.nan, result)
+
+
+def to_reach(
+    ds: xr.Dataset,
+    eps: float,
+    *,
+    metric="suboptimality",
+    by="num_computations",
+    criterion: str = "sustained",
+):
+    """The value of ``by`` at which ``metric`` reaches ``eps``, per run.
 
     Args:
       ds: a ``sweep`` Dataset.
       eps: the target.
       metric: a metric of ``ds`` (NaN once diverged, so never reached after).
       by: ``num_computations``, ``num_communications``, ``time`` or ``bytes_sent``.
+      criterion: ``"sustained"`` (default): from when on the metric stays <= eps
+        to the end of the run; ``"first"``: when it first touches eps
+        (``reach_position``). Both interpolate between records.
 
     Returns:
       A float DataArray over (*grid axes, "seed"); NaN where never reached.
     """
-    reached = ds[metric] <= eps  # NaN compares False
-    first = reached.argmax("record")
-    value = ds[by].isel(record=first).drop_vars("record").astype(float)
-    return value.where(reached.any("record")).rename(f"{by}_to_reach")
+    warn_if_below_floor(ds.attrs.get("suboptimality_floor"), eps, "to_reach", metric)
+    position = xr.apply_ufunc(
+        reach_position,
+        ds[metric],
+        kwargs=dict(eps=eps, criterion=criterion),
+        input_core_dims=[["record"]],
+    )
+    values = xr.apply_ufunc(
+        value_at, ds[by].astype(float), position, input_core_dims=[["record"], []]
+    )
+    return values.rename(f"{by}_to_reach")
+
+
+class PrecisionWarning(UserWarning):
+    """A target below what the run's floating-point precision can resolve."""
+
+
+def warn_if_below_floor(floor, eps, caller: str, metric: str = "suboptimality") -> None:
+    """Warns (``PrecisionWarning``) when ``eps`` is at or below ``floor``, the
+    problem's ``suboptimality_floor()`` in the run's dtype; None: unknown, silent."""
+    if floor is None or metric not in ("suboptimality", "mean_suboptimality"):
+        return
+    if eps <= float(floor):
+        warnings.warn(
+            f"{caller}: eps = {eps:.3g} is at or below {float(floor):.3g}, the smallest "
+            "f - f* this problem resolves in its dtype, so 'reached' cannot be told from "
+            "rounding. Run in float64: jax.config.update('jax_enable_x64', True), "
+            'precision = "float64" in an experiment file, or --float64 on the command line.',
+            PrecisionWarning,
+            stacklevel=3,
+        )
+
+
+def check_precision(problem, eps: float, caller: str) -> None:
+    """``warn_if_below_floor`` for a problem: eps against ``problem.suboptimality_floor()``."""
+    warn_if_below_floor(problem.suboptimality_floor(), eps, caller)
 
 
 def over_seeds(obj, quantiles=(0.1, 0.5, 0.9)):

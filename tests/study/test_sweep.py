@@ -10,7 +10,7 @@ import xarray as xr
 
 import jaxgossip as jg
 from jaxgossip.study import analysis
-from jaxgossip.study.analysis import best, divergence_summary, over_seeds, to_reach
+from jaxgossip.study.analysis import best, divergence_summary, over_seeds, reach_position, to_reach
 from jaxgossip.study.sweep import METRICS, load_sweep, save_sweep, sweep, to_dataframe
 
 NUM_EVENTS, NUM_RECORDS = 2000, 10
@@ -122,21 +122,54 @@ def test_best_picks_the_fastest_stable_step_size(with_divergence):
         best(ds.sel(step_size=[1.0]))
 
 
-def test_to_reach_matches_a_manual_computation(with_divergence):
+def _manual_to_reach(sub, budget, eps, criterion):
+    """The definition, one run at a time: the record r where the metric reaches
+    eps (first hit, or staying there to the end), interpolated in log f between
+    records r - 1 and r."""
+    expected = np.full(sub.shape[:-1], np.nan)
+    for index in np.ndindex(*sub.shape[:-1]):
+        f, b = sub[index].astype(float), budget[index].astype(float)
+        below = f <= eps
+        if criterion == "sustained":
+            below = np.array([below[r:].all() for r in range(len(f))])
+        if not below.any():
+            continue
+        r = int(np.argmax(below))
+        if r == 0:
+            expected[index] = b[0]
+            continue
+        fraction = (np.log(f[r - 1]) - np.log(eps)) / (np.log(f[r - 1]) - np.log(f[r]))
+        expected[index] = b[r - 1] + fraction * (b[r] - b[r - 1])
+    return expected
+
+
+@pytest.mark.parametrize("criterion", ["sustained", "first"])
+def test_to_reach_matches_a_manual_computation(with_divergence, criterion):
     ds = with_divergence
     eps = 1e-2 * float(ds["suboptimality"].isel(record=0).max())
     for by in ("num_computations", "num_communications", "time"):
-        result = to_reach(ds, eps, by=by)
+        result = to_reach(ds, eps, by=by, criterion=criterion)
         assert result.dims == ("step_size", "comm_rate", "seed")
-        sub, budget = ds["suboptimality"].values, ds[by].values
-        expected = np.full(sub.shape[:-1], np.nan)
-        for index in np.ndindex(*sub.shape[:-1]):
-            hits = np.flatnonzero(sub[index] <= eps)
-            if hits.size:
-                expected[index] = budget[index][hits[0]]
-        np.testing.assert_allclose(result.values, expected, rtol=0, atol=0)
+        expected = _manual_to_reach(ds["suboptimality"].values, ds[by].values, eps, criterion)
+        np.testing.assert_allclose(result.values, expected, rtol=1e-12, atol=0)
     assert np.all(np.isnan(to_reach(ds, eps).sel(step_size=1.0)))
     assert not np.any(np.isnan(to_reach(ds, eps).sel(step_size=0.1)))
+
+
+def test_sustained_reach_ignores_a_touch_of_a_noisy_floor():
+    """A run that dips below eps and climbs back reaches only when it stays."""
+    metric = np.array([1.0, 0.5, 0.09, 0.2, 0.08, 0.05])
+    assert reach_position(metric, 0.1, "first") == pytest.approx(
+        1 + np.log(0.5 / 0.1) / np.log(0.5 / 0.09)
+    )
+    assert reach_position(metric, 0.1, "sustained") == pytest.approx(
+        3 + np.log(0.2 / 0.1) / np.log(0.2 / 0.08)
+    )
+    assert np.isnan(reach_position(np.array([1.0, 0.05, 0.2]), 0.1, "sustained"))
+    assert reach_position(np.array([1.0, 0.0]), 0.1) == pytest.approx(0.9)  # linear to 0
+    assert reach_position(np.array([0.01, 0.001]), 0.1) == 0.0
+    with pytest.raises(ValueError, match="criterion"):
+        reach_position(metric, 0.1, "sometimes")
 
 
 def test_over_seeds_shapes(with_divergence):
