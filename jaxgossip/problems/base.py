@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -32,6 +33,10 @@ class Problem(eqx.Module):
     f_star: jax.Array  # ()
     L: jax.Array  # ()
     mu: jax.Array  # ()
+
+    # True when ``suboptimality`` computes f(x) - f* without subtracting f*
+    # (see ``suboptimality_floor``); a subclass that overrides it so sets it.
+    exact_suboptimality: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod
@@ -83,13 +88,14 @@ class Problem(eqx.Module):
         """The smallest f - f* that ``suboptimality`` resolves in this problem's dtype.
 
         Where ``suboptimality`` is the default f(x) - f*, that is the float
-        spacing at f*, eps_machine |f*|. A problem that overrides it with a
-        cancellation-free form resolves gaps down to those of points one rounding
-        away from x*, about L (eps_machine max(|x*|, 1))^2. Targets at or below
-        the floor cannot be told apart from 0 (``jaxgossip.study.analysis.check_precision``).
+        spacing at f*, eps_machine |f*|. A problem whose ``suboptimality`` is
+        free of that cancellation (``exact_suboptimality``) resolves gaps down to
+        those of points one rounding away from x*, about
+        L (eps_machine max(|x*|, 1))^2. Targets at or below the floor cannot be
+        told apart from 0 (``jaxgossip.study.analysis.check_precision``).
         """
         eps = float(np.finfo(self.x_star.dtype).eps)
-        if type(self).suboptimality is Problem.suboptimality:
+        if not self.exact_suboptimality:
             return eps * max(abs(float(self.f_star)), float(np.finfo(self.x_star.dtype).tiny))
         scale = max(float(np.linalg.norm(np.asarray(self.x_star, np.float64))), 1.0)
         return float(self.L) * (eps * scale) ** 2

@@ -9,6 +9,8 @@ solves grad f_i(x) = v by safeguarded Newton iterations (``_conjugate_newton``).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -83,6 +85,8 @@ class LogisticRegression(SampledProblem):
         """f(x): (d,) -> (), over all n * m samples (equal m makes it the mean)."""
         a = self.features.reshape(-1, self.dim)
         return _value(a, self.labels.reshape(-1), self.reg, x)
+
+    exact_suboptimality: ClassVar[bool] = True
 
     def suboptimality(self, x: jax.Array) -> jax.Array:
         """f(x) - f*: (d,) -> (), as the Bregman divergence of f from x*.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -68,6 +69,8 @@ class Quadratic(Problem):
     def value(self, x: jax.Array) -> jax.Array:
         """f(x): (d,) -> (), in O(d^2) through the aggregated Hessian."""
         return quadratic_value(x, self.x_star, self.f_star, self.H)
+
+    exact_suboptimality: ClassVar[bool] = True
 
     def suboptimality(self, x: jax.Array) -> jax.Array:
         """f(x) - f* = 1/2 (x - x*)^T H (x - x*): (d,) -> (), free of cancellation."""
