@@ -170,6 +170,9 @@ class Prediction:
       source: the paper and the result followed.
       formula: the expression evaluated, in the module's notation.
       condition: when the bound applies, if it does not always (empty otherwise).
+      condition_met: False when this setting is known to violate ``condition``
+        (the figures are then no valid prediction: ``format_report`` marks them
+        and ``valid`` is False); None when the condition is not checkable here.
     """
 
     method: str
@@ -180,6 +183,12 @@ class Prediction:
     source: str
     formula: str
     condition: str = ""
+    condition_met: bool | None = None
+
+    @property
+    def valid(self) -> bool:
+        """False when the setting violates the bound's condition."""
+        return self.condition_met is not False
 
 
 def _log(eps: float) -> float:
@@ -423,6 +432,7 @@ def dadao(
         "optimization', ICML 2023 (complexities of the abstract and main theorem)",
         "T = sqrt(kappa) log(1/eps) / r: n r T computations, (sum of edge rates) T communications",
         condition=f"chi1 chi2 <= 1/2 (here {chi1 * chi2:.3g})",
+        condition_met=chi1 * chi2 <= 0.5,
     )
 
 
@@ -596,12 +606,16 @@ def rates(problem, clocks) -> dict[str, float]:
 def format_report(rows: list[Prediction]) -> str:
     """A plain-text table of ``report``'s rows, then the sources, numbered."""
     header = ("method", "bound", "computations", "communications", "constant")
+
+    def figure(row, value):  # a bound whose condition fails is no prediction
+        return _count(value) if row.valid or math.isnan(value) else f"({_count(value)})"
+
     body = [
         (
             row.method,
-            row.kind,
-            _count(row.computations),
-            _count(row.communications),
+            row.kind if row.valid else f"{row.kind}: CONDITION FAILS",
+            figure(row, row.computations),
+            figure(row, row.communications),
             "exact" if row.constant == EXACT else "up to const.",
         )
         for row in rows
@@ -617,6 +631,8 @@ def format_report(rows: list[Prediction]) -> str:
     lines.append("")
     for k, row in enumerate(rows, 1):
         condition = f" [if {row.condition}]" if row.condition else ""
+        if not row.valid:
+            condition += " [FAILS in this setting: the figures in parentheses do not apply]"
         lines.append(f"[{k}] {row.method}: {row.formula}{condition}. {row.source}.")
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 randomized gossip's measured averaging time between the bounds the module states."""
 
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -190,3 +191,38 @@ def test_gossip_averaging_time_between_the_bounds(name, graph, num_events, key, 
     measured = _averaging_time(graph, eps, 400, num_events, key)
     print(name, "lower", lower, "measured", measured, "upper", upper)
     assert 0.95 * lower <= measured <= 1.05 * upper, (lower, measured, upper)
+
+
+def test_a_bound_whose_condition_fails_is_marked_not_printed_as_valid():
+    """DADAO's chi1 chi2 <= 1/2 fails at unit rates on ring(16) (chi1 chi2 = 3.1):
+    its row is marked and its figures are put in parentheses (issue #13, item 7)."""
+    problem = jg.problems.quadratic(jax.random.key(0), num_nodes=16, dim=4)
+    failing = theory.report(problem, jg.Clocks(jg.graphs.ring(16), 1.0, 1.0), 1e-6)
+    dadao = next(row for row in failing if row.method == "DADAO")
+    assert dadao.condition_met is False and not dadao.valid
+    text = theory.format_report(failing)
+    line = next(line for line in text.splitlines() if line.startswith("DADAO"))
+    assert "CONDITION FAILS" in line and f"({theory._count(dadao.communications)})" in line
+    assert "FAILS in this setting" in text
+    from jaxgossip.algorithms.asynchronous.dadao import theory_comm_rate
+
+    rate = 1.01 * theory_comm_rate(jg.graphs.ring(16))
+    holding = theory.report(problem, jg.Clocks(jg.graphs.ring(16), 1.0, rate), 1e-6)
+    dadao = next(row for row in holding if row.method == "DADAO")
+    assert dadao.condition_met is True and dadao.valid
+    assert "CONDITION FAILS" not in theory.format_report(holding)
+
+
+def test_dadao_from_theory_warns_outside_its_condition():
+    from jaxgossip.algorithms.asynchronous.dadao import theory_comm_rate
+    from jaxgossip.algorithms.base import TheoryConditionWarning
+
+    problem = jg.problems.quadratic(jax.random.key(0), num_nodes=16, dim=4)
+    graph = jg.graphs.ring(16)
+    with pytest.warns(TheoryConditionWarning, match=r"chi1 chi2 = 3.08 > 1/2.*2.48"):
+        jg.algorithms.DADAO.from_theory(problem, jg.Clocks(graph, 1.0, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jg.algorithms.DADAO.from_theory(
+            problem, jg.Clocks(graph, 1.0, 1.01 * theory_comm_rate(graph))
+        )

@@ -51,6 +51,11 @@ NONNEGATIVE = frozenset(
 )
 
 
+class TheoryConditionWarning(UserWarning):
+    """A method configured (``from_theory``) where its theory's conditions fail:
+    its guarantee does not apply, and the run may diverge."""
+
+
 def check_problem_setting(algorithm, problem, caller: str) -> None:
     """ValueError naming ``caller`` when ``algorithm`` cannot honour ``problem``'s setting.
 

@@ -50,8 +50,24 @@ class Problem(eqx.Module):
 
     @property
     def kappa(self) -> jax.Array:
-        """() condition number L / mu."""
+        """() the local condition number L / mu = max_i L_i / min_i mu_i.
+
+        This is what decentralized theory's rates use (each node sees its own
+        f_i). It bounds, but can be far above, ``condition_number()``, that of
+        the average f: random per-node eigenbases average out.
+        """
         return self.L / self.mu
+
+    def hessian_at_optimum(self) -> np.ndarray:
+        """(d, d) float64 Hessian of f at x* (by automatic differentiation here;
+        problems with a closed form override it). O(d) gradient evaluations."""
+        return np.asarray(jax.hessian(self.value)(self.x_star), np.float64)
+
+    def condition_number(self) -> float:
+        """The condition number of the average f at x*: lambda_max / lambda_min
+        of its Hessian there (for quadratics, of f everywhere). Compare ``kappa``."""
+        eigenvalues = np.linalg.eigvalsh(self.hessian_at_optimum())
+        return float(eigenvalues[-1] / eigenvalues[0])
 
     @abc.abstractmethod
     def local_value(self, x: jax.Array, node: jax.Array) -> jax.Array:

@@ -84,6 +84,10 @@ class LeastSquares(SampledProblem):
 
     exact_suboptimality: ClassVar[bool] = True
 
+    def hessian_at_optimum(self) -> np.ndarray:
+        """(d, d) the constant Hessian H of f."""
+        return np.asarray(self.H, np.float64)
+
     def suboptimality(self, x: jax.Array) -> jax.Array:
         """f(x) - f* = 1/2 (x - x*)^T H (x - x*): (d,) -> (), free of cancellation."""
         return quadratic_gap(x, self.x_star, self.H)

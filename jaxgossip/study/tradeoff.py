@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -38,6 +39,7 @@ import numpy as np
 import xarray as xr
 
 from jaxgossip import theory
+from jaxgossip.algorithms.base import TheoryConditionWarning
 from jaxgossip.algorithms.registry import METHODS, REGISTRY
 from jaxgossip.engine.events import init_state, simulate
 from jaxgossip.engine.long_run import append_traces
@@ -287,7 +289,7 @@ def _explore_events(
     comm_rates = jnp.stack([c.comm_rate for c in clocks])  # (R, E)
     keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
     sizes = dict(events_per_chunk=events_per_chunk, records_per_chunk=records_per_chunk)
-    algorithm = _stack(label, [factory(problem, c) for c in clocks])
+    algorithm = _stack(label, _built_per_ratio(label, factory, problem, clocks, ratios))
     # Initial states (R, S, n, ...): init may read hyperparameters, so vmap it over ratios.
     state = jax.vmap(lambda a: init_state(a, problem, x0), axis_size=len(ratios))(algorithm)
     state = jax.tree.map(lambda s: jnp.repeat(s[:, None], len(seeds), axis=1), state)
@@ -482,6 +484,30 @@ def _seeds(seeds) -> list[int]:
     if seeds.ndim != 1 or seeds.size == 0 or seeds.dtype.kind not in "iu" or np.any(seeds < 0):
         raise ValueError("explore: seeds must be an int >= 1 or a non-empty 1-D list of ints >= 0.")
     return seeds.tolist()
+
+
+def _built_per_ratio(label, factory, problem, clocks, ratios) -> list:
+    """``factory(problem, c)`` per ratio's clocks; a method whose theory's
+    conditions fail at some ratios (an explorer goes there on purpose) gets one
+    ``TheoryConditionWarning`` naming those ratios, not one per ratio."""
+    built, failing = [], []
+    for ratio, c in zip(ratios, clocks):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TheoryConditionWarning)
+            built.append(factory(problem, c))
+        if any(issubclass(w.category, TheoryConditionWarning) for w in caught):
+            failing.append(float(ratio))
+        for w in caught:
+            if not issubclass(w.category, TheoryConditionWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if failing:
+        warnings.warn(
+            f"explore: {label}'s theory conditions fail at ratios "
+            f"{', '.join(f'{r:g}' for r in failing)}; its guarantee does not hold there.",
+            TheoryConditionWarning,
+            stacklevel=4,
+        )
+    return built
 
 
 def _stack(label: str, built: list):

@@ -17,6 +17,11 @@ from jaxgossip.engine.events import init_state
 from jaxgossip.engine.time_varying import simulate_time_varying, union_clocks
 from tests import reference
 
+# These tests run DADAO's dynamics (replays, rates, phases) also where chi1 chi2 > 1/2,
+# the theory's sufficient condition; from_theory's warning about it is tested in
+# tests/test_theory.py.
+pytestmark = pytest.mark.filterwarnings("ignore::jaxgossip.algorithms.base.TheoryConditionWarning")
+
 N, DIM = 8, 4
 
 

@@ -97,3 +97,21 @@ def test_eps_below_the_floor_warns_and_names_the_ways_to_float64():
     )
     with pytest.warns(jg.PrecisionWarning):
         jg.to_reach(ds, 1e-16)
+
+
+def test_local_kappa_and_the_condition_number_of_f_are_both_reported():
+    """quadratic(kappa=K) prescribes the local kappa; with random per-node bases
+    the average f is far better conditioned, with shared_basis it is exactly K
+    (issue #13, item 6)."""
+    for kappa in (10.0, 100.0, 1000.0):
+        rotated = jg.problems.quadratic(jax.random.key(0), num_nodes=16, dim=4, kappa=kappa)
+        shared = jg.problems.quadratic(
+            jax.random.key(0), num_nodes=16, dim=4, kappa=kappa, shared_basis=True
+        )
+        assert float(rotated.kappa) == pytest.approx(kappa)
+        assert rotated.condition_number() < 3.0  # measured 2.07 / 2.45 / 2.50
+        assert float(shared.kappa) == pytest.approx(kappa)
+        assert shared.condition_number() == pytest.approx(kappa, rel=1e-4)
+    logistic = _problems(False)["logistic"]
+    condition = logistic.condition_number()  # by autodiff at x*
+    assert 1.0 < condition <= float(logistic.kappa) * (1 + 1e-5)

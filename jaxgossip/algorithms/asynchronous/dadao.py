@@ -52,6 +52,7 @@ chi* being the constants of the Laplacian weighted by edge probabilities.
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar, NamedTuple
 
 import equinox as eqx
@@ -59,7 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgossip.algorithms.base import Algorithm, hyperparameter
+from jaxgossip.algorithms.base import Algorithm, TheoryConditionWarning, hyperparameter
 from jaxgossip.network.graphs import Graph
 from jaxgossip.network.spectral import chi_constants
 
@@ -185,10 +186,20 @@ class DADAO(Algorithm):
         r = float(rates_per_phase[0][0])
         if not all(np.allclose(c, r, rtol=1e-12, atol=0) for c in rates_per_phase):
             raise ValueError("DADAO.from_theory: the theory assumes equal compute rates.")
-        chi1 = 0.0  # chi2 only enters the rate condition
+        chi1, product = 0.0, 0.0  # chi2 only enters the rate condition chi1 chi2 <= 1/2
         for c in phases:
             rates = np.broadcast_to(np.asarray(c.comm_rate, np.float64), (c.graph.num_edges,))
-            chi1 = max(chi1, graph_constants(c.graph, rates, r)[0])
+            chi1_c, chi2_c = graph_constants(c.graph, rates, r)
+            chi1, product = max(chi1, chi1_c), max(product, chi1_c * chi2_c)
+        if product > 0.5:
+            least = max(theory_comm_rate(c.graph, r) for c in phases)
+            warnings.warn(
+                f"DADAO.from_theory: chi1 chi2 = {product:.3g} > 1/2 on these clocks, so the "
+                "theory's linear convergence is not guaranteed and these constants may "
+                f"diverge; uniform edge rates >= {least:.3g} (theory_comm_rate) meet it.",
+                TheoryConditionWarning,
+                stacklevel=2,
+            )
         mu, big_l = float(problem.mu), float(problem.L)
         nu = mu / 2
         root = np.sqrt(nu / big_l)

@@ -14,6 +14,11 @@ from jaxgossip.algorithms.asynchronous.dadao import DADAO, graph_constants, theo
 from tests import measure, reference
 from tests.replays import dadao as replay_dadao
 
+# These tests run DADAO's dynamics (replays, rates, phases) also where chi1 chi2 > 1/2,
+# the theory's sufficient condition; from_theory's warning about it is tested in
+# tests/test_theory.py.
+pytestmark = pytest.mark.filterwarnings("ignore::jaxgossip.algorithms.base.TheoryConditionWarning")
+
 NUM_NODES, DIM = 8, 4
 
 
