@@ -35,6 +35,11 @@ Y_LABELS = {
 BAND = (10, 90)  # percentiles of the band drawn around the median of batched traces
 THEORY_METRICS = ("suboptimality", "mean_suboptimality")  # rows that get a theory line
 THEORY_FLOOR = 1e-3  # the theory line stops this far below the row's lowest value
+# A curve is cut where it rises above this multiple of its row's largest initial value, and
+# labelled diverged: one run heading to 1e197 would otherwise flatten every other curve.
+DIVERGED_CLIP = 1e3
+# A legend entry at fontsize "small" (8.3 pt): its height, its handle and padding, a character.
+LEGEND_ROW_INCHES, LEGEND_HANDLE_INCHES, LEGEND_CHAR_INCHES = 0.2, 0.6, 0.06
 
 
 def plot_convergence(
@@ -53,7 +58,10 @@ def plot_convergence(
     aligned across runs and drawn at the median of the runs' x values.
     Non-finite values (a diverged run) count as +infinity in the percentiles,
     percentiles that are infinite or nonpositive are left out of the line, and a
-    label whose runs diverged says how many.
+    label whose runs diverged says how many. A curve (median or band) is also
+    cut where it exceeds ``DIVERGED_CLIP`` times the largest initial value of
+    its row, marked with an x there and labelled "diverged", so that the y axis
+    stays on the scale of the converging curves.
 
     Args:
       traces: label -> ``Trace``, fields of shape (R+1,) or (..., R+1).
@@ -96,6 +104,7 @@ def plot_convergence(
         dict(color=color, linestyle=linestyle) for linestyle in ("-", "--") for color in colors
     ]
     lowest = np.full(len(metrics), np.inf)  # per row: the lowest value drawn
+    ceiling = DIVERGED_CLIP * _initial_values(traces, metrics)  # per row: where curves are cut
     theory = []  # (row index, axis, x, y, style): drawn once every row's floor is known
     for index, (label, trace) in enumerate(traces.items()):
         style = styles[index % len(styles)]
@@ -108,19 +117,29 @@ def plot_convergence(
             theory_style = dict(color=style["color"], linestyle=dashes, label=f"{label} theory")
         num_diverged = int(np.sum(_runs(trace.diverged)[:, -1]))
         num_runs = max(num_runs, _runs(trace.diverged).shape[0])
-        if num_diverged:
-            label = f"{label} (diverged: {num_diverged}/{_runs(trace.diverged).shape[0]})"
-        for r, (row, name) in enumerate(zip(grid, metrics)):
+        rows, cut = [], []  # per row: (median, low, high) cut at the ceiling; where it cut
+        for r, name in enumerate(metrics):
             y = _runs(getattr(trace, name)).astype(float)  # (runs, R+1)
             median = _percentile(y, 50)
             low = _percentile(y, BAND[0]) if y.shape[0] > 1 else median
+            high = _percentile(y, BAND[1]) if y.shape[0] > 1 else None
+            above = np.flatnonzero(median > ceiling[r])
+            cut.append(int(above[0]) if above.size else None)
+            median, low = _cut(median, ceiling[r]), _cut(low, ceiling[r])
+            rows.append((median, low, None if high is None else _cut(high, ceiling[r])))
             lowest[r] = np.nanmin([lowest[r], *median, *low])
+        if num_diverged:
+            label = f"{label} (diverged: {num_diverged}/{_runs(trace.diverged).shape[0]})"
+        elif any(c is not None for c in cut):
+            label = f"{label} (diverged)"
+        for r, (row, name, (median, low, high)) in enumerate(zip(grid, metrics, rows)):
             for ax, x_name in zip(row, x_axes):
                 x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
                 (line,) = ax.plot(x, median, label=label, linewidth=1.5, **style)
-                if y.shape[0] > 1:
-                    high = _percentile(y, BAND[1])
+                if high is not None:
                     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                if cut[r] is not None:  # where the median left the plot
+                    ax.plot(x[cut[r]], ceiling[r], "x", color=line.get_color(), gid="diverged")
                 if rate is not None and name in THEORY_METRICS:
                     theory.append((r, ax, x, median[0] * decay, theory_style))
     for r, ax, x, y, theory_style in theory:
@@ -135,8 +154,17 @@ def plot_convergence(
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.grid(True, which="major", alpha=0.3)
-    if len(traces) + len(rates) > 6:  # a long legend covers the curves: put it beside the axes
-        grid[0, -1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if len(traces) + len(rates) > 6:
+        # A long legend covers the curves: beside the axes, in the figure's layout, in as
+        # many columns as keep it within the figure's height, the figure widened for them
+        # (an axes legend anchored outside its axes, or one taller than the figure, is cut).
+        handles, labels = grid[0, -1].get_legend_handles_labels()
+        rows = max(1, int((fig.get_figheight() - 0.6) / LEGEND_ROW_INCHES))  # 0.6": the title
+        columns = -(-len(labels) // rows)
+        width = LEGEND_HANDLE_INCHES + LEGEND_CHAR_INCHES * max(map(len, labels))
+        fig.set_figwidth(fig.get_figwidth() + columns * width)
+        # Lower: the legend then leaves the band of the suptitle free.
+        fig.legend(handles, labels, fontsize="small", loc="outside right lower", ncols=columns)
     else:
         grid[0, -1].legend(fontsize="small")
     if num_runs > 1:
@@ -167,6 +195,27 @@ def _runs(values) -> np.ndarray:
     """(runs, R+1): a single trace as one run, leading batch axes flattened."""
     values = np.asarray(values)
     return values.reshape(-1, values.shape[-1])
+
+
+def _initial_values(traces: dict, metrics: tuple) -> np.ndarray:
+    """Per metric: the largest over labels of the median's first positive finite value.
+
+    Usually the value at record 0; a metric that starts at 0 (consensus from a
+    common x0) takes its first positive record. inf where no label has one.
+    """
+    initial = np.full(len(metrics), -np.inf)
+    for trace in traces.values():
+        for r, name in enumerate(metrics):
+            median = _percentile(_runs(getattr(trace, name)).astype(float), 50)
+            positive = median[np.isfinite(median) & (median > 0)]
+            if positive.size:
+                initial[r] = max(initial[r], positive[0])
+    return np.where(np.isfinite(initial), initial, np.inf)
+
+
+def _cut(values: np.ndarray, ceiling: float) -> np.ndarray:
+    """``values`` with NaN above ``ceiling``: the line breaks off there."""
+    return np.where(values <= ceiling, values, np.nan)
 
 
 def _percentile(y: np.ndarray, q: float) -> np.ndarray:
@@ -234,6 +283,8 @@ def plot_frontier(ds, *, path=None, title: str | None = None):
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if not np.any(np.isfinite(computations) & np.isfinite(communications)):
+        _nothing_reached(ax, "no algorithm reached ε at any ratio")
     _shade_lower_bounds(ax, ds.attrs, computations, communications)
     ax.set_xlabel("gradient computations to reach ε (median over seeds)")
     ax.set_ylabel("communications to reach ε (median over seeds)")
@@ -248,6 +299,13 @@ def plot_frontier(ds, *, path=None, title: str | None = None):
     if path is not None:
         fig.savefig(os.fspath(path), format="png", dpi=120)
     return fig
+
+
+def _nothing_reached(ax, text: str, x=None) -> None:
+    """Says ``text`` across an empty log-log axes, with limits it can draw (x around ``x``)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.3")
+    ax.set_xlim(*((np.min(x) / 2, np.max(x) * 2) if x is not None and len(x) else (1, 10)))
+    ax.set_ylim(1, 10)
 
 
 def _shade_lower_bounds(ax, attrs, computations, communications) -> None:
@@ -308,6 +366,7 @@ def plot_cost(
       The ``matplotlib.figure.Figure``, one subplot per cost model.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     models = _check_costs([(c_grad, c_comm)] if costs is None else costs)
     fig = Figure(figsize=(5.2 * len(models), 4.8), layout="constrained")
@@ -316,6 +375,7 @@ def plot_cost(
     order = np.argsort(ratios)
     ratios = ratios[order]
     for ax, (grad, comm) in zip(axes, models):
+        drawn = False
         medians = cost_medians(ds, c_grad=grad, c_comm=comm)[:, order]  # (algorithms, ratios)
         for a, label in enumerate(ds["algorithm"].values):
             cost = medians[a]
@@ -325,6 +385,7 @@ def plot_cost(
             (line,) = ax.plot(ratios[reached], cost[reached], "o-", markersize=3, label=legend)
             if not reached.any():
                 continue
+            drawn = True
             best = int(np.nanargmin(cost))
             (star,) = ax.plot(ratios[best], cost[best], "*", markersize=13, color=line.get_color())
             star.set_gid(f"best:{label}")
@@ -338,6 +399,11 @@ def plot_cost(
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if not drawn:
+            _nothing_reached(ax, "no algorithm reached ε at any ratio", x=ratios)
+        # Ticks at the ratios run: log ticks label every minor tick of a narrow range, overlapping.
+        ax.set_xticks(ratios, [f"{r:g}" for r in ratios])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("communications per computation (rate ratio)")
         ax.set_title(f"cost = {grad:g}·computations + {comm:g}·communications", fontsize="small")
         ax.grid(True, which="major", alpha=0.3)
@@ -389,11 +455,27 @@ def _check_costs(costs) -> list[tuple[float, float]]:
     return models
 
 
+def format_eps(value) -> str:
+    """A target as a title shows it: two significant digits, ``2e-4`` rather than ``0.000199006``.
+
+    Scientific notation (a bare exponent, no ``+`` or leading zeros) below 1e-2
+    and from 1e4 on; plain otherwise (``0.05``, ``1.5``, ``300``).
+    """
+    value = float(value)
+    if not np.isfinite(value) or value == 0:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    if -2 <= int(exponent) < 4:
+        return f"{float(f'{value:.2g}'):g}"
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _describe(ds) -> str:
     """The graph, its size and eps as far as attrs say: ``ring (16 nodes, 16 edges), ε = 0.001``."""
     attrs = ds.attrs
     words = {"num_nodes": "nodes", "num_edges": "edges"}
     sizes = ", ".join(f"{attrs[key]} {word}" for key, word in words.items() if key in attrs)
     name = str(attrs.get("graph", "trade-off"))
-    eps = f", ε = {float(attrs['eps']):g}" if "eps" in attrs else ""
+    eps = f", ε = {format_eps(attrs['eps'])}" if "eps" in attrs else ""
     return f"{name}{f' ({sizes})' if sizes else ''}{eps}"

@@ -4,9 +4,17 @@ import equinox as eqx
 import numpy as np
 import pytest
 import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from jaxgossip.engine.trace import Trace
-from jaxgossip.plot import cost_medians, plot_convergence, plot_cost, plot_frontier
+from jaxgossip.plot import (
+    DIVERGED_CLIP,
+    cost_medians,
+    format_eps,
+    plot_convergence,
+    plot_cost,
+    plot_frontier,
+)
 
 X_AXES = ("time", "num_computations", "num_communications")
 
@@ -222,3 +230,74 @@ def test_cost_medians_differ_from_the_cost_of_the_medians():
     assert len(one) == 1 and "2·computations + 3·communications" in one[0].get_title()
     with pytest.raises(ValueError, match="not both 0"):
         plot_cost(ds, costs=[(0.0, 0.0)])
+
+
+def test_a_diverged_curve_is_cut_and_labelled_and_keeps_the_scale():
+    rng = np.random.default_rng(7)
+    good = _trace(rng)
+    # Grows to ~1e197 without the engine's flag (a trace of simulate, not a sweep).
+    bad = eqx.tree_at(
+        lambda t: t.suboptimality,
+        good,
+        good.suboptimality[:, :1] * np.logspace(0, 197, good.suboptimality.shape[1]),
+    )
+    fig = plot_convergence({"good": good, "bad": bad}, x_axes=X_AXES)
+    initial = max(np.median(good.suboptimality[:, 0]), np.median(bad.suboptimality[:, 0]))
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        assert high <= 10 * DIVERGED_CLIP * initial, high  # not stretched to 1e197
+        assert low < np.percentile(good.suboptimality[:, -1], 10)  # the good curve's end shows
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert labels[:2] == ["good", "bad (diverged)"]
+        (mark,) = [line for line in ax.get_lines() if line.get_gid() == "diverged"]
+        assert mark.get_marker() == "x"
+        np.testing.assert_allclose(mark.get_ydata(), [DIVERGED_CLIP * initial], rtol=1e-12)
+    fig.draw_without_rendering()
+
+
+def test_a_long_legend_is_not_cut():
+    rng = np.random.default_rng(8)
+    traces = {f"a rather long label number {k}": _trace(rng, decay=0.1 * k) for k in range(1, 13)}
+    for fig in (
+        plot_convergence(traces, x_axes=X_AXES, rates={label: 0.1 for label in traces}),
+        plot_convergence(dict(list(traces.items())[:8]), x_axes=X_AXES),
+        plot_frontier(_explored(rng)),
+        plot_cost(_explored(rng), costs=[(1.0, 1.0), (1.0, 0.1)]),
+    ):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        (legend,) = fig.legends or [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        box, page = legend.get_window_extent(canvas.get_renderer()), fig.bbox
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+
+
+@pytest.mark.parametrize(
+    "eps, text",
+    [
+        (1.99006e-4, "2e-4"),
+        (1e-3, "1e-3"),
+        (2.5e-8, "2.5e-8"),
+        (0.05, "0.05"),
+        (1.0, "1"),
+        (1e4, "1e4"),
+    ],
+)
+def test_eps_in_titles_is_short(eps, text):
+    assert format_eps(eps) == text
+    ds = _explored(np.random.default_rng(9))
+    ds.attrs["eps"] = eps
+    (ax,) = plot_frontier(ds).axes
+    assert f"ε = {text}:" in ax.get_title()
+    assert f"ε = {text}:" in plot_cost(ds).get_suptitle()
+
+
+def test_nothing_reached_still_draws():
+    ds = _explored(np.random.default_rng(10))
+    for name in ("computations", "communications", "time"):
+        ds[name][:] = np.nan
+    for attrs in ({}, {"lower_computations": np.nan, "lower_communications": np.nan}):
+        ds.attrs.update(attrs)
+        for fig in (plot_frontier(ds), plot_cost(ds, costs=[(1.0, 1.0), (1.0, 0.1)])):
+            fig.draw_without_rendering()  # log axes without data used to raise
+            for ax in fig.axes:
+                assert "no algorithm reached ε at any ratio" in [t.get_text() for t in ax.texts]

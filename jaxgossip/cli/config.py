@@ -52,8 +52,10 @@ __all__ = [
     "parse_experiment",
     "read_algorithms",
     "read_graphs",
+    "read_precision",
     "read_problem",
     "read_seeds",
+    "requests_float64",
     "toml_type",
     "unknown",
 ]
@@ -66,6 +68,8 @@ _TOP = (
     "num_records",
     "eps",
     "max_batch",
+    "num_chunks",
+    "precision",
     "problem",
     "graph",
     "graphs",
@@ -77,6 +81,7 @@ _TOP = (
 _PROBLEM_OPTIONS = {
     "kappa": (float, 10.0, ("quadratic",), None),
     "mu": (float, 1.0, ("quadratic",), None),
+    "shared_basis": (bool, False, ("quadratic",), None),
     "heterogeneity": (float, None, PROBLEM_KINDS, "synthetic"),
     "samples_per_node": (int, 50, ("logistic_regression", "least_squares"), "synthetic"),
     "noise": (float, 0.1, ("least_squares",), "synthetic"),
@@ -94,6 +99,7 @@ _KIND_DEFAULTS = {  # defaults that differ between kinds
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
 _MISSING = object()
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "a boolean", str: "a string"}
+PRECISIONS = ("float32", "float64")
 
 
 def load_toml(path) -> tuple[dict, dict]:
@@ -162,6 +168,13 @@ def parse_experiment(
     max_batch = top.get("max_batch", int, 1024)
     if max_batch < 1:
         raise top.error("max_batch", f"expected an integer >= 1, got {max_batch}")
+    num_chunks = top.get("num_chunks", int, 1)
+    if num_chunks < 1 or num_records % num_chunks:
+        raise top.error(
+            "num_chunks",
+            f"expected an integer >= 1 that divides num_records = {num_records}, got {num_chunks}",
+        )
+    precision = read_precision(top)
 
     problem = read_problem(top.table("problem"), os.fspath(base_dir))
     graphs = read_graphs(top, problem, seed)
@@ -196,6 +209,8 @@ def parse_experiment(
         output_dir=output_dir,
         figures=figures,
         config=config,
+        precision=precision,
+        num_chunks=num_chunks,
     )
 
 
@@ -295,6 +310,23 @@ def name_and_seed(top: Table, default_name: str) -> tuple[str, int]:
     if not 0 <= seed < 2**32:
         raise top.error("seed", f"expected an integer in [0, 2**32), got {seed}")
     return name, seed
+
+
+def read_precision(top: Table) -> str:
+    """``precision``: "float32" (JAX's default) or "float64" (``jax_enable_x64``)."""
+    precision = top.get("precision", str, "float32")
+    if precision not in PRECISIONS:
+        raise top.error("precision", unknown("precision", precision, PRECISIONS))
+    return precision
+
+
+def requests_float64(config: dict) -> bool:
+    """Whether a parsed file (checked or not) asks for float64, read before anything is built.
+
+    A command enables ``jax_enable_x64`` before it checks the file, because
+    checking builds the graphs: then every array is float64 from the start.
+    """
+    return config.get("precision") == "float64" or config.get("float64") is True
 
 
 def read_seeds(top: Table) -> int | tuple:

@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxgossip import problems
 from jaxgossip.algorithms.asynchronous.async_gossip_sgd import AsyncGossipSGD
-from jaxgossip.cli.common import add_output_arguments, error, positive_int
+from jaxgossip.cli.common import add_float64_argument, add_output_arguments, error, positive_int
 from jaxgossip.engine.events import simulate
 from jaxgossip.io import atomic_write, save_traces
 from jaxgossip.network import graphs
@@ -50,15 +50,14 @@ DESCRIPTION = (
 
 def add_arguments(parser) -> None:
     """``jaxgossip demo``'s arguments."""
-    add_output_arguments(
-        parser, default=DEFAULT_OUT, help=f"output folder (default: ./{DEFAULT_OUT})"
-    )
+    add_output_arguments(parser, default=DEFAULT_OUT, help="output folder")
     for flag, default, help in (
-        ("--num-events", 200_000, "events per run, a multiple of --num-records (default: 200000)"),
-        ("--num-records", 100, "metric records per run (default: 100)"),
-        ("--seeds", 4, "runs per rate (default: 4)"),
+        ("--num-events", 200_000, "events per run, a multiple of --num-records"),
+        ("--num-records", 100, "metric records per run"),
+        ("--seeds", 4, "runs per rate"),
     ):
         parser.add_argument(flag, type=positive_int, default=default, help=help)
+    add_float64_argument(parser)
 
 
 def run_command(args) -> int:

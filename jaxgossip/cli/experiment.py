@@ -21,12 +21,20 @@ from 0, and what was expected)::
     num_records = 100       # records per run; must divide num_events
     eps = 1e-3              # target f(x̄) - f* of the summary table
     max_batch = 1024        # runs per compiled batch
+    precision = "float32"   # or "float64": jax_enable_x64 from the start (for eps below
+                            #   float32's resolution; also `jaxgossip run --float64`)
+    num_chunks = 1          # > 1: each run in this many chunks (dividing num_records),
+                            #   checkpointed between them, so that `jaxgossip run --resume`
+                            #   continues an interrupted sweep; chunk c of a run uses
+                            #   fold_in(key, c), so results differ from num_chunks = 1
 
     [problem]
     kind = "logistic_regression"   # quadratic | logistic_regression | least_squares
     num_nodes = 16                 # n >= 2 (required)
     dim = 10                       # d (required for synthetic data)
-    # quadratic:            kappa = 10.0, mu = 1.0, heterogeneity = 1.0
+    # quadratic:            kappa = 10.0, mu = 1.0, heterogeneity = 1.0,
+    #                       shared_basis = false (true: one eigenbasis for every node,
+    #                       so the average Hessian has condition number kappa)
     # logistic_regression:  samples_per_node = 50, reg = 0.01, heterogeneity = 0.0,
     #                       batch_size (default: full local gradients)
     # least_squares:        samples_per_node = 50, reg = 0.0, heterogeneity = 1.0,
@@ -72,14 +80,17 @@ graphs ``fold_in(key(s), 1)`` and the data split ``fold_in(key(s), 2)``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
+
+import jax
 
 from jaxgossip.cli.common import check_outputs
 from jaxgossip.cli.config import load_experiment, name_and_seed, parse_experiment
 from jaxgossip.io import atomic_write
 from jaxgossip.network.factory import GRAPH_KINDS, graph_parameters, make_graph
-from jaxgossip.plot import plot_convergence
+from jaxgossip.plot import format_eps, plot_convergence
 from jaxgossip.study.build import build_graph, build_problem, configure_algorithm, hyperparameters
 from jaxgossip.study.experiment import figures, output_paths, plan_sweeps, run_sweeps
 from jaxgossip.study.results import (
@@ -128,45 +139,77 @@ __all__ = [
 
 
 def run_experiment(
-    experiment, *, overwrite: bool = False, progress: Callable[[str], None] | None = print
+    experiment,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: Callable[[str], None] | None = print,
+    on_sweep: Callable[[str, object], None] | None = None,
 ) -> dict:
     """Runs every graph x algorithm sweep of ``experiment`` and saves the results.
 
     Writes into ``experiment.output_dir``: ``<graph>__<algorithm>.npz`` per pair
-    (``jaxgossip.study.sweep.save_sweep``; its attrs hold the experiment), a figure
+    (``jaxgossip.study.sweep.save_sweep``; its attrs hold the experiment), each
+    as soon as its sweep ends, a figure
     ``<graph>.png`` per graph (median f(x̄) - f* against time, computations and
     communications for the best configuration of each algorithm), with several
     graphs also ``<algorithm>__by_graph.png`` per algorithm (its best
     configuration on each graph), and
-    ``summary.txt``, the ``summary_table``.
+    ``summary.txt``, the ``summary_table``. With ``precision = "float64"`` it all
+    runs under ``jax.enable_x64(True)``.
 
     Args:
       experiment: an ``Experiment`` or the path of an experiment file.
       overwrite: replace existing result files.
+      resume: finish an interrupted run: keep the result files that hold this
+        experiment's sweeps, continue checkpointed sweeps (``num_chunks > 1``),
+        run the others, and write the figures and ``summary.txt`` anew.
       progress: called with a line of text before and after each sweep; None: silent.
+      on_sweep: called with ``"<graph>__<algorithm>"`` and its Dataset as each sweep
+        is saved or kept.
 
     Returns:
       ``"<graph>__<algorithm>"`` -> the sweep's ``xarray.Dataset``, in run order.
 
     Raises:
-      FileExistsError: some output files exist and ``overwrite`` is False; it
-        names them all, and nothing has run.
-      ExperimentError: the problem, a graph or an algorithm cannot be built;
-        raised before the first sweep runs.
+      FileExistsError: some output files exist and neither ``overwrite`` nor
+        ``resume`` is set (it names them all, and nothing has run), or with
+        ``resume`` a result file holds another experiment's results.
+      ExperimentError: the problem, a graph or an algorithm cannot be built
+        (raised before the first sweep runs), or with ``resume`` a checkpoint
+        comes from another run.
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    x64 = experiment.precision == "float64"
+    with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+        return _run_experiment(
+            experiment, overwrite=overwrite, resume=resume, progress=progress, on_sweep=on_sweep
+        )
+
+
+def _run_experiment(experiment, *, overwrite, resume, progress, on_sweep) -> dict:
     out = experiment.output_dir
     check_outputs(
         out,
         output_paths(experiment),
-        overwrite,
+        overwrite or resume,
         prefix="run_experiment: ",
-        replace_hint="pass overwrite=True to replace them, or choose another output folder.",
+        replace_hint="pass overwrite=True to replace them, resume=True to finish an "
+        "interrupted run, or choose another output folder.",
     )
     # Build everything first, so that a bad setting fails before any sweep runs.
     problem, plans = plan_sweeps(experiment)
-    results = run_sweeps(experiment, problem, plans, overwrite=overwrite, progress=progress)
+    results = run_sweeps(
+        experiment,
+        problem,
+        plans,
+        overwrite=overwrite,
+        resume=resume,
+        progress=progress,
+        on_sweep=on_sweep,
+    )
+    replace = overwrite or resume  # figures and summary are drawn from the results anew
     if experiment.figures:
         for name, title, labels in figures(experiment):
             lines = {line: results[label] for line, label in labels.items()}
@@ -174,13 +217,13 @@ def run_experiment(
             atomic_write(
                 os.path.join(out, name),
                 lambda f, figure=figure: figure.savefig(f, format="png", dpi=120),
-                overwrite=overwrite,
+                overwrite=replace,
             )
     table = summary_table(results, experiment.eps)
     atomic_write(
         os.path.join(out, "summary.txt"),
         lambda f: f.write((table + "\n").encode("utf-8")),
-        overwrite=overwrite,
+        overwrite=replace,
     )
     return results
 
@@ -201,7 +244,9 @@ def plot_best(results: dict, eps: float, *, title: str | None = None):
             point, text = chosen[0], format_point(chosen[0])
         traces[label if text == "-" else f"{label} ({text})"] = point_trace(ds, point)
     figure = plot_convergence(traces, x_axes=("time", "num_computations", "num_communications"))
-    return add_title(figure, title)
+    return add_title(
+        figure, f"{title} (best settings for ε = {format_eps(eps)})" if title else None
+    )
 
 
 def add_title(figure, title: str | None):

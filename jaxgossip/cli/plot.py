@@ -11,7 +11,7 @@ import numpy as np
 from jaxgossip.cli.common import error
 from jaxgossip.cli.experiment import add_title
 from jaxgossip.io import atomic_write, load_traces
-from jaxgossip.plot import Y_LABELS, plot_convergence
+from jaxgossip.plot import Y_LABELS, plot_convergence, plot_frontier
 from jaxgossip.study.analysis import best
 from jaxgossip.study.results import choose_best, format_point, grid_dims, point_trace
 from jaxgossip.study.sweep import load_sweep
@@ -20,12 +20,13 @@ MAX_PLOTTED_POINTS = 8  # grid points drawn before only the best is kept
 
 
 NAME = "plot"
-HELP = "draw a saved sweep (jaxgossip run) or traces file (jaxgossip demo)"
+HELP = "draw a saved sweep (jaxgossip run), traces (jaxgossip demo) or trade-off file"
 DESCRIPTION = (
     "Draws the metric against simulated time, computations and communications: "
     "for a sweep, the median and 10-90% band over seeds of each grid point (of the "
     f"best point when the grid has more than {MAX_PLOTTED_POINTS}); for a traces "
-    "file, each label."
+    "file, each label. For a trade-off file (<graph>__tradeoff.npz of jaxgossip "
+    "tradeoff), the frontier: computations against communications to reach eps."
 )
 
 
@@ -37,7 +38,7 @@ def add_arguments(parser) -> None:
         "--metric",
         default="suboptimality",
         choices=sorted(Y_LABELS),
-        help="the metric on the y axis (default: suboptimality)",
+        help="the metric on the y axis (not of trade-off files)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
 
@@ -72,6 +73,17 @@ def results_figure(path: str, metric: str):
         raise ValueError(f"{path!r} is neither a jaxgossip sweep nor a traces file.")
 
     ds = load_sweep(path)
+    if is_tradeoff(ds):
+        note = (
+            f"{path!r} is a trade-off file (jaxgossip tradeoff): drew its frontier, "
+            "computations against communications to reach eps"
+        )
+        return plot_frontier(ds), note
+    if "record" not in ds.dims:
+        raise ValueError(
+            f"{path!r} is a jaxgossip Dataset with dims {tuple(ds.dims)}, neither a sweep "
+            "(dims ..., seed, record) nor a trade-off file (algorithm, ratio, seed)."
+        )
     dims = grid_dims(ds)
     points = [dict(zip(dims, v)) for v in itertools.product(*(ds[d].values.tolist() for d in dims))]
     note = ""
@@ -85,6 +97,11 @@ def results_figure(path: str, metric: str):
     traces = {format_point(p) if dims else "all seeds": point_trace(ds, p) for p in points}
     title = " x ".join(filter(None, (ds.attrs.get("graph"), ds.attrs.get("algorithm"))))
     return add_title(plot_convergence(traces, metric=metric), title), note
+
+
+def is_tradeoff(ds) -> bool:
+    """Whether a Dataset is ``jaxgossip.study.tradeoff.explore``'s (read from a file)."""
+    return {"algorithm", "ratio", "seed"} <= set(ds.dims) and "computations" in ds
 
 
 def _best_point(ds, dims) -> dict:

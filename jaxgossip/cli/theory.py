@@ -6,7 +6,15 @@ import argparse
 
 import jax
 
-from jaxgossip.cli.common import error, positive_int, rate
+from jaxgossip.cli.common import (
+    add_float64_argument,
+    condition_number,
+    error,
+    positive_int,
+    positive_number,
+    rate,
+    seed,
+)
 from jaxgossip.network.clocks import Clocks
 from jaxgossip.network.factory import GRAPH_KINDS, make_graph
 from jaxgossip.theory import format_report, format_table, graph_constants, predictions
@@ -33,35 +41,36 @@ def add_arguments(parser) -> None:
         "--nodes",
         type=positive_int,
         default=None,
-        help="number of nodes (the n of ring, complete, ...; sizes grid, torus, hypercube)",
+        help="number of nodes (the n of ring, complete, ...; sizes grid, torus, hypercube); "
+        "default: the generator's own, where it has one",
     )
-    parser.add_argument(
-        "--comm-rate", type=rate, default=1.0, help="Poisson rate of every edge (default: 1)"
-    )
+    parser.add_argument("--comm-rate", type=rate, default=1.0, help="Poisson rate of every edge")
     parser.add_argument(
         "--graph-arg",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         type=graph_arg,
-        help="another argument of the generator, e.g. p=0.3 or rows=4 (repeatable)",
+        help="another argument of the generator, e.g. p=0.3 or rows=4 (repeatable; default: none)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="key of random graphs (default: 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="key of random graphs")
     parser.add_argument(
         "--kappa",
-        type=float,
+        type=condition_number,
         default=None,
-        help="condition number L/mu: also print the predicted complexities and lower bounds",
+        help="condition number L/mu: also print the predicted complexities and lower bounds "
+        "(default: none, the spectral constants only)",
     )
     parser.add_argument(
-        "--eps", type=float, default=1e-6, help="relative precision of the predictions (1e-6)"
+        "--eps", type=positive_number, default=1e-6, help="relative precision of the predictions"
     )
     parser.add_argument(
-        "--samples", type=positive_int, default=1, help="m samples per node (finite sums; 1)"
+        "--samples", type=positive_int, default=1, help="m samples per node (finite sums)"
     )
     parser.add_argument(
-        "--compute-rate", type=rate, default=1.0, help="gradient rate of every node (default: 1)"
+        "--compute-rate", type=rate, default=1.0, help="gradient rate of every node"
     )
+    add_float64_argument(parser)
 
 
 def graph_arg(text: str) -> tuple[str, int | float]:

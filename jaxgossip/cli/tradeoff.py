@@ -10,6 +10,11 @@ figures ``<graph>__frontier.png`` (``plot_frontier``) and ``<graph>__cost.png``
 (``plot_cost``, one subplot per cost model), and ``summary.txt``, the printed
 tables. Nothing is overwritten without ``--overwrite``.
 
+Each graph x algorithm pair is one ``explore`` call, saved under
+``<out>/.checkpoints/`` as soon as it ends: interrupted (Ctrl-C), the command
+keeps the finished pairs, and ``--resume`` runs only the others (a pair's
+results do not depend on the other algorithms').
+
 Schema (every key is checked as in experiment files: an unknown key is an
 error naming the file and the key path, with the closest valid key)::
 
@@ -24,7 +29,8 @@ error naming the file and the key path, with the closest valid key)::
     algorithms = ["async_gossip_sgd", "dadao", "a2cid2"]  # REGISTRY names, from_theory
     costs = [[1.0, 0.1], [1.0, 1.0]]  # (c_grad, c_comm): cost = c_grad·computations
                                       #   + c_comm·communications (default [[1, 1]])
-    float64 = false         # run in float64 (for eps below float32's resolution)
+    precision = "float32"   # or "float64" (for eps below float32's resolution; also
+                            #   --float64); `float64 = true` is the older spelling
 
     [problem]               # as in experiment files (jaxgossip/cli/experiment.py)
     kind = "quadratic"
@@ -44,31 +50,47 @@ required.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
+import io
+import json
 import math
 import os
 import time
+import zipfile
 
 import jax
 import numpy as np
+import xarray as xr
 
 from jaxgossip.algorithms.registry import REGISTRY
-from jaxgossip.cli.common import add_output_arguments, check_outputs, error, refuse_existing
+from jaxgossip.cli.common import (
+    add_float64_argument,
+    add_output_arguments,
+    add_resume_argument,
+    check_outputs,
+    error,
+    float64,
+    interrupted,
+    progress_bar,
+    refuse_existing,
+)
 from jaxgossip.cli.config import (
     Table,
     load_toml,
     name_and_seed,
     read_graphs,
+    read_precision,
     read_problem,
+    requests_float64,
     unknown,
 )
 from jaxgossip.io import atomic_write
-from jaxgossip.plot import plot_cost, plot_frontier
+from jaxgossip.plot import format_eps, plot_cost, plot_frontier
 from jaxgossip.study.build import build_graph, build_problem
+from jaxgossip.study.experiment import CHECKPOINTS, current_precision
 from jaxgossip.study.spec import ExperimentError, ProblemSpec
-from jaxgossip.study.sweep import save_sweep
+from jaxgossip.study.sweep import load_sweep, save_sweep
 from jaxgossip.study.table import format_table
 from jaxgossip.study.tradeoff import best_ratios, explore, medians
 
@@ -84,6 +106,7 @@ _TOP = (
     "algorithms",
     "costs",
     "float64",
+    "precision",
     "problem",
     "graph",
     "graphs",
@@ -111,6 +134,7 @@ class TradeoffConfig:
     problem: ProblemSpec
     graphs: tuple  # of GraphSpec
     output_dir: str
+    config: dict | None = None  # the file as parsed, stored with the results (for --resume)
 
 
 def load_config(path) -> TradeoffConfig:
@@ -153,7 +177,10 @@ def parse_config(
     ratios = _ratios(top)
     algorithms = _algorithm_names(top)
     costs = _costs(top)
-    float64 = top.get("float64", bool, False)
+    precision = read_precision(top)
+    float64 = top.get("float64", bool, precision == "float64")
+    if "precision" in top.data and float64 != (precision == "float64"):
+        raise top.error("float64", f"contradicts precision = {precision!r}; keep precision")
     problem = read_problem(top.table("problem"), os.fspath(base_dir))
     graphs = read_graphs(top, problem, seed)
     output = top.table("output", required=False)
@@ -172,6 +199,7 @@ def parse_config(
         problem=problem,
         graphs=graphs,
         output_dir=output_dir,
+        config=config,
         **counts,
     )
 
@@ -240,83 +268,199 @@ def output_paths(config: TradeoffConfig) -> list[str]:
     return [os.path.join(config.output_dir, name) for name in (*names, "summary.txt")]
 
 
-def run_config(config: TradeoffConfig, *, overwrite: bool = False, progress=print) -> dict:
+def run_config(
+    config: TradeoffConfig,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress=print,
+    on_pair=None,
+) -> dict:
     """Explores every graph of ``config``, saves datasets, figures and summary.txt.
+
+    Each graph x algorithm pair is one ``explore`` call, saved to
+    ``<out>/.checkpoints/<graph>__<algorithm>.npz`` as it ends; once a graph's
+    pairs are done they are joined into ``<graph>__tradeoff.npz`` (the same
+    Dataset one call with every algorithm gives) and the pair files removed.
+
+    Args:
+      overwrite: replace existing output files.
+      resume: finish an interrupted run of the same file: keep the graphs and
+        pairs whose results are saved, run the others, draw the figures anew.
+      progress: called with a line of text per graph; None: silent.
+      on_pair: called with ``(graph label, algorithm)`` as each pair is done or kept.
 
     Returns:
       graph label -> the explorer's Dataset, in run order.
 
     Raises:
-      FileExistsError: an output file exists and ``overwrite`` is False (before
-        anything runs).
+      FileExistsError: an output file exists and neither ``overwrite`` nor
+        ``resume`` is set (before anything runs), or with ``resume`` a saved
+        file holds another file's results.
       ExperimentError: the problem or a graph cannot be built.
     """
     # float64 = false leaves the precision as it is (a caller may have enabled x64).
     with jax.enable_x64(True) if config.float64 else contextlib.nullcontext():
-        return _run_config(config, overwrite=overwrite, progress=progress or (lambda line: None))
+        return _run_config(
+            config,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress or (lambda line: None),
+            on_pair=on_pair or (lambda graph, algorithm: None),
+        )
 
 
-def _run_config(config: TradeoffConfig, *, overwrite: bool, progress) -> dict:
+def _run_config(config: TradeoffConfig, *, overwrite: bool, resume: bool, progress, on_pair):
     out = config.output_dir
     check_outputs(
         out,
         output_paths(config),
-        overwrite,
+        overwrite or resume,
         prefix="",
-        replace_hint="pass --overwrite to replace them, or choose another --out.",
+        replace_hint="pass --overwrite to replace them, --resume to finish an interrupted "
+        "run, or choose another --out.",
     )
     problem = build_problem(config)
     graphs = [(spec, build_graph(config, spec)) for spec in config.graphs]
     os.makedirs(out, exist_ok=True)
     results, tables = {}, []
     for k, (spec, graph) in enumerate(graphs):
-        progress(
-            f"[{k + 1}/{len(graphs)}] {spec.label}: {len(config.algorithms)} algorithm(s) x "
-            f"{len(config.ratios)} ratio(s) x {config.seeds} seed(s), up to "
-            f"{config.max_chunks} x {config.events_per_chunk:,} events"
-        )
-        start = time.perf_counter()
-        ds = explore(
-            problem,
-            graph,
-            {name: name for name in config.algorithms},
-            ratios=list(config.ratios),
-            eps=config.eps,
-            seeds=config.seeds,
-            events_per_chunk=config.events_per_chunk,
-            records_per_chunk=config.records_per_chunk,
-            max_chunks=config.max_chunks,
-            graph_name=spec.label,
-        )
-        ds.attrs.update(graph_kind=spec.kind, tradeoff=config.name)
-        progress(f"    {time.perf_counter() - start:.1f} s")
         base = os.path.join(out, spec.label)
-        save_sweep(f"{base}__tradeoff.npz", ds, overwrite=overwrite)
-        for suffix, figure in (
-            ("frontier", plot_frontier(ds)),
-            ("cost", plot_cost(ds, costs=config.costs)),
-        ):
+        ds = _finished(f"{base}__tradeoff.npz", config) if resume else None
+        if ds is not None:
+            progress(f"[{k + 1}/{len(graphs)}] {spec.label}: finished already, kept")
+            for name in config.algorithms:
+                on_pair(spec.label, name)
+        else:
+            progress(
+                f"[{k + 1}/{len(graphs)}] {spec.label}: {len(config.algorithms)} algorithm(s) "
+                f"x {len(config.ratios)} ratio(s) x {config.seeds} seed(s), up to "
+                f"{config.max_chunks} x {config.events_per_chunk:,} events"
+            )
+            start = time.perf_counter()
+            parts = []
+            for name in config.algorithms:
+                parts.append(_run_pair(config, problem, spec, graph, name, resume=resume))
+                on_pair(spec.label, name)
+            ds = _join(parts)
+            progress(f"    {time.perf_counter() - start:.1f} s")
+        # Every figure is drawn before anything of this graph is written: a figure that
+        # fails then leaves no partial results behind.
+        pictures = {
+            "frontier": _png(plot_frontier(ds)),
+            "cost": _png(plot_cost(ds, costs=config.costs)),
+        }
+        save_sweep(f"{base}__tradeoff.npz", ds, overwrite=overwrite or resume)
+        for suffix, picture in pictures.items():
             atomic_write(
                 f"{base}__{suffix}.png",
-                lambda f, figure=figure: figure.savefig(f, format="png", dpi=120),
-                overwrite=overwrite,
+                lambda f, picture=picture: f.write(picture),
+                overwrite=overwrite or resume,
             )
+        _remove_pairs(config, spec.label)
         tables.append(summary_table(ds, config.costs))
         results[spec.label] = ds
     text = "\n\n".join(tables)
     atomic_write(
         os.path.join(out, "summary.txt"),
         lambda f: f.write((text + "\n").encode("utf-8")),
-        overwrite=overwrite,
+        overwrite=overwrite or resume,
     )
     return results
+
+
+def pair_path(config: TradeoffConfig, graph: str, algorithm: str) -> str:
+    """Where one graph x algorithm pair is kept until its graph's results are saved."""
+    return os.path.join(config.output_dir, CHECKPOINTS, f"{graph}__{algorithm}.npz")
+
+
+def _run_pair(config, problem, spec, graph, name: str, *, resume: bool):
+    path = pair_path(config, spec.label, name)
+    ds = _finished(path, config) if resume else None
+    if ds is not None:
+        return ds
+    ds = explore(
+        problem,
+        graph,
+        {name: name},
+        ratios=list(config.ratios),
+        eps=config.eps,
+        seeds=config.seeds,
+        events_per_chunk=config.events_per_chunk,
+        records_per_chunk=config.records_per_chunk,
+        max_chunks=config.max_chunks,
+        graph_name=spec.label,
+    )
+    ds.attrs.update(
+        graph_kind=spec.kind,
+        tradeoff=config.name,
+        tradeoff_config=json.dumps(config.config, default=str),
+        precision=current_precision(),
+    )
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_sweep(path, ds, overwrite=True)
+    return ds
+
+
+def _join(parts: list) -> xr.Dataset:
+    """One Dataset of the pairs of a graph, along "algorithm", as one ``explore`` call gives."""
+    ds = xr.concat(
+        parts,
+        dim="algorithm",
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        join="exact",
+        combine_attrs="override",
+    )
+    ds.attrs["compilations"] = int(sum(int(p.attrs.get("compilations", 0)) for p in parts))
+    return ds
+
+
+def _finished(path: str, config: TradeoffConfig):
+    """The Dataset in ``path`` if it holds this file's results at this precision; None if
+    absent or unreadable (it is then run again).
+
+    Raises:
+      FileExistsError: ``path`` holds another file's (or precision's) results.
+    """
+    if not os.path.exists(path):
+        return None
+    try:
+        ds = load_sweep(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    same = json.loads(ds.attrs.get("tradeoff_config", "null")) == json.loads(
+        json.dumps(config.config, default=str)
+    )
+    if not same or ds.attrs.get("precision") != current_precision():
+        raise FileExistsError(
+            f"{path!r} holds the results of another trade-off file or precision, which "
+            "--resume cannot continue; pass --overwrite to replace it, or choose another --out."
+        )
+    return ds
+
+
+def _remove_pairs(config: TradeoffConfig, graph: str) -> None:
+    for name in config.algorithms:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(pair_path(config, graph, name))
+    folder = os.path.join(config.output_dir, CHECKPOINTS)
+    if os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    return buffer.getvalue()
 
 
 def summary_table(ds, costs=((1.0, 1.0),)) -> str:
     """The explorer's results as text: medians to eps per algorithm x ratio, best ratios.
 
-    Counts are medians over seeds (``jaxgossip.study.tradeoff.medians``), ``-`` where
-    more than half the seeds did not reach eps; the best ratio of each cost model
+    Counts are medians over seeds (``jaxgossip.study.tradeoff.medians``), "not
+    reached" where at least half the seeds did not reach eps; the best ratio of each cost model
     comes from ``jaxgossip.study.tradeoff.best_ratios``.
     """
     med = medians(ds)
@@ -329,21 +473,29 @@ def summary_table(ds, costs=((1.0, 1.0),)) -> str:
             point = dict(algorithm=label, ratio=ratio)
             reached = int(np.sum(np.isfinite(ds["computations"].sel(point).values)))
             diverged = int(np.sum(ds["diverged"].sel(point).values))
+            computations = float(med["computations"].sel(point))
+            counts = (
+                (
+                    _number(computations, "{:,.0f}"),
+                    _number(med["communications"].sel(point), "{:,.0f}"),
+                    _number(med["time"].sel(point), "{:,.4g}"),
+                )
+                if np.isfinite(computations)
+                else ("not reached", "-", "-")
+            )
             rows.append(
                 (
                     str(label),
                     f"{ratio:g}",
                     f"{reached}/{num_seeds}" + (f" ({diverged} diverged)" if diverged else ""),
-                    _number(med["computations"].sel(point), "{:,.0f}"),
-                    _number(med["communications"].sel(point), "{:,.0f}"),
-                    _number(med["time"].sel(point), "{:,.4g}"),
+                    *counts,
                 )
             )
     sizes = f"{attrs.get('num_nodes', '?')} nodes, {attrs.get('num_edges', '?')} edges"
     lines = [
         f"{attrs.get('graph', 'graph')} ({sizes}): to reach f(x̄) − f* <= "
-        f"{float(attrs.get('eps', math.nan)):g}, medians over {num_seeds} seeds; ratio = "
-        "communications per computation",
+        f"{format_eps(attrs.get('eps', math.nan))}, medians over {num_seeds} seeds (not "
+        "reached: by at most half of them); ratio = communications per computation",
         format_table(header, rows),
     ]
     if "lower_computations" in attrs:
@@ -380,33 +532,69 @@ def _number(value, form: str) -> str:
 NAME = "tradeoff"
 HELP = "computations vs communications to reach eps across rate ratios, from a TOML file"
 DESCRIPTION = __doc__
-FORMATTER = argparse.RawDescriptionHelpFormatter
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser) -> None:
     """The arguments of ``jaxgossip tradeoff``."""
     parser.add_argument("config", metavar="CONFIG.toml", help="the trade-off file")
     add_output_arguments(
         parser, default=None, help="output folder (default: [output] dir of the file)"
     )
+    add_resume_argument(parser, "graph x algorithm pairs")
+    add_float64_argument(parser)
 
 
 def run_command(args) -> int:
-    """Runs ``jaxgossip tradeoff``; returns the exit code (2 for a bad file or refusal)."""
+    """Runs ``jaxgossip tradeoff``; returns the exit code (2 for a bad file or refusal, 130
+    on Ctrl-C)."""
+    if args.resume and args.overwrite:
+        return error(
+            "--resume keeps finished results and --overwrite replaces them; pass one.",
+            "tradeoff",
+        )
     try:
-        config = load_config(args.config)
+        raw, context = load_toml(args.config)
     except (OSError, ExperimentError) as exc:
         return error(str(exc), "tradeoff")
-    if args.out is not None:
-        config = dataclasses.replace(config, output_dir=args.out)
+    # Before the file is checked: checking builds the graphs, and every array is to be float64.
+    with float64(args.float64 or requests_float64(raw)):
+        try:
+            config = parse_config(raw, **context)
+        except ExperimentError as exc:
+            return error(str(exc), "tradeoff")
+        if args.float64:
+            config = dataclasses.replace(config, float64=True)
+        if args.out is not None:
+            config = dataclasses.replace(config, output_dir=args.out)
+        return _run(config, args)
+
+
+def _run(config: TradeoffConfig, args) -> int:
     refusal = refuse_existing(config.output_dir, output_paths(config))
-    if refusal and not args.overwrite:  # checked before anything runs; run_config checks again
+    if refusal and not (args.overwrite or args.resume):  # before anything runs; checked again
         return error(refusal, "tradeoff")
-    print(f"jaxgossip tradeoff: {config.name} (each graph compiles first) ...", flush=True)
+    print(f"jaxgossip tradeoff: {config.name} (each pair compiles first) ...", flush=True)
+    total = len(config.graphs) * len(config.algorithms)
+    bar, done = progress_bar(total, "pair", config.name), []
+
+    def on_pair(graph, algorithm):
+        done.append((graph, algorithm))
+        bar.set_postfix_str(f"{graph} x {algorithm}")
+        bar.update()
+
     try:
-        results = run_config(
-            config, overwrite=args.overwrite, progress=lambda line: print(line, flush=True)
-        )
+        with bar:
+            results = run_config(
+                config,
+                overwrite=args.overwrite,
+                resume=args.resume,
+                progress=bar.write,
+                on_pair=on_pair,
+            )
+    except KeyboardInterrupt:
+        kept = f"saved {len(done)} of {total} graph x algorithm pairs in {config.output_dir}"
+        again = ["tradeoff", args.config, "--out", config.output_dir, "--resume"]
+        return interrupted("tradeoff", kept, again + ["--float64"] * args.float64)
     except (FileExistsError, ExperimentError) as exc:
         return error(str(exc), "tradeoff")
     print()

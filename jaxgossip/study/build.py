@@ -63,6 +63,7 @@ def build_problem(experiment: Experiment):
                 kappa=o["kappa"],
                 mu=o["mu"],
                 heterogeneity=o["heterogeneity"],
+                shared_basis=o.get("shared_basis", False),
             )
         if spec.data == "synthetic":
             if spec.kind == "logistic_regression":

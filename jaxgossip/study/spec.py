@@ -77,3 +77,5 @@ class Experiment:
     output_dir: str
     figures: bool
     config: dict  # the file's tables as parsed, stored with every result
+    precision: str = "float32"  # "float64": run under jax_enable_x64
+    num_chunks: int = 1  # chunks per run; > 1 checkpoints between them, for resuming
