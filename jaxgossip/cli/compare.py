@@ -29,6 +29,7 @@ from jaxgossip.network.clocks import Clocks
 from jaxgossip.network.factory import GRAPH_KINDS, make_graph
 from jaxgossip.plot import plot_convergence
 from jaxgossip.study import compare
+from jaxgossip.study.analysis import check_precision
 from jaxgossip.study.compare import format_rows, groups, run_all, run_all_rounds, to_reach_table
 
 NAME = "compare"
@@ -90,7 +91,11 @@ def run_command(args) -> int:
     with float64(args.float64):
         try:
             graph = make_graph(args.graph, num_nodes=args.nodes)
-            problem = problems.quadratic(jax.random.key(0), args.nodes, args.dim, kappa=args.kappa)
+            # One eigenbasis for all nodes: f's condition number is then kappa too,
+            # so the kappa theory uses (the local one) is the problem's.
+            problem = problems.quadratic(
+                jax.random.key(0), args.nodes, args.dim, kappa=args.kappa, shared_basis=True
+            )
             clocks = Clocks(graph, compute_rate=1.0, comm_rate=args.comm_rate)
         except ValueError as exc:
             return error(f"--graph {args.graph} --nodes {args.nodes}: {exc}", "compare")
@@ -107,7 +112,8 @@ def _compare(args, graph, problem, clocks) -> int:
         x0=jax.numpy.ones(args.dim),
     )
     print(
-        f"quadratic, kappa {args.kappa:g}, {args.graph} of {args.nodes} nodes, compute rate 1 "
+        f"quadratic, local kappa {float(problem.kappa):g} (condition number of f "
+        f"{problem.condition_number():.4g}), {args.graph} of {args.nodes} nodes, compute rate 1 "
         f"per node, comm rate {args.comm_rate:g} per edge, {args.events:,} events, "
         f"{args.seeds} seeds; each algorithm's from_theory configuration\n"
     )
@@ -122,6 +128,7 @@ def _compare(args, graph, problem, clocks) -> int:
     skipped.update(skipped_rounds)
     traces = {**traces, **rounds}
     for eps in args.eps:
+        check_precision(problem, eps, "jaxgossip compare")
         for group, group_traces in groups(traces).items():
             print(f"[{group}] counting: {COUNTING[group]}")
             time_label = "simulated time" if group == "asynchronous" else "rounds"

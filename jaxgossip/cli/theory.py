@@ -108,7 +108,8 @@ def run_command(args) -> int:
     print(format_table(constants))
     if rows is not None:
         print(
-            f"\nTo reach relative precision eps = {args.eps:g} with kappa = {args.kappa:g}, "
+            f"\nTo reach relative precision eps = {args.eps:g} with local kappa = max L_i / "
+            f"min mu_i = {args.kappa:g}, "
             f"m = {args.samples}, gradient rate {args.compute_rate:g} per node "
             "(totals over the network; see jaxgossip.theory):\n"
         )

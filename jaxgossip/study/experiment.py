@@ -28,6 +28,7 @@ from typing import NamedTuple
 import jax
 
 from jaxgossip.network.clocks import Clocks
+from jaxgossip.study.analysis import check_precision
 from jaxgossip.study.build import build_graph, build_problem, configure_algorithm
 from jaxgossip.study.spec import AlgorithmSpec, Experiment, ExperimentError, GraphSpec
 from jaxgossip.study.sweep import load_sweep, save_sweep, sweep
@@ -90,6 +91,7 @@ def plan_sweeps(experiment: Experiment) -> tuple[object, list[Plan]]:
       ExperimentError: the problem, a graph or an algorithm cannot be built.
     """
     problem = build_problem(experiment)
+    check_precision(problem, experiment.eps, f"experiment {experiment.name!r}")
     plans = []
     for g in experiment.graphs:
         graph = build_graph(experiment, g)

@@ -46,7 +46,7 @@ from jaxgossip.engine.long_run import append_traces
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.network.clocks import Clocks
 from jaxgossip.network.mixing import Mixing, metropolis_mixing
-from jaxgossip.study.analysis import mask_divergence
+from jaxgossip.study.analysis import check_precision, mask_divergence
 
 REACH = ("computations", "communications", "time")
 
@@ -213,6 +213,7 @@ def explore(
         )
     if max_chunks < 1:
         raise ValueError(f"explore: max_chunks must be >= 1; got {max_chunks}.")
+    check_precision(problem, eps, "explore")
     if not divergence_factor > 0:
         raise ValueError(f"explore: divergence_factor must be > 0; got {divergence_factor!r}.")
     if any(engine == "rounds" for engine, _ in algorithms.values()):
