@@ -14,7 +14,9 @@ keys), ``None``, tuples, lists, dicts, NamedTuples and ``eqx.Module``s; the
 containers' classes are re-imported by name on load. Shapes are kept as they
 are, so traces batched by ``jax.vmap`` (leading seed or sweep axes) round-trip
 unchanged. Arrays load as NumPy arrays: bit-exact whatever ``jax_enable_x64``
-says (a JAX array would silently become float32 without x64).
+says (a JAX array would silently become float32 without x64). Every entry of
+the zip carries a CRC-32, so a truncated or damaged file raises
+``CorruptFileError`` naming it; it never loads other values.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ import importlib
 import json
 import os
 import secrets
+import struct
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +45,29 @@ from jaxgossip.version import VERSION
 FORMAT = "jaxgossip.traces"
 FORMAT_VERSION = 1
 _METADATA = "__metadata__"
+BARE_LABEL = "trace"  # the label of a bare Trace given to save_traces
+
+# What reading a truncated or damaged .npz raises, from zipfile, NumPy or json
+# (ValueError covers bad .npy headers, JSON and UTF-8 errors).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    EOFError,
+    zlib.error,
+    struct.error,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    OverflowError,
+)
+
+
+class CorruptFileError(ValueError):
+    """A file that cannot be read back: truncated, damaged, or inconsistent with its metadata."""
 
 
 def save_traces(
     path,
-    traces: dict[str, Trace],
+    traces: dict[str, Trace] | Trace,
     *,
     config: dict | None = None,
     overwrite: bool = False,
@@ -57,7 +80,8 @@ def save_traces(
 
     Args:
       path: the file to write (no suffix is added).
-      traces: label -> ``Trace``, single or batched (leading vmap axes).
+      traces: label -> ``Trace``, single or batched (leading vmap axes); a
+        bare ``Trace`` is saved under the label ``"trace"`` (``BARE_LABEL``).
       config: JSON-serialisable description of the experiment; NumPy/JAX
         scalars and arrays are stored as numbers and (nested) lists.
       overwrite: replace an existing file instead of refusing.
@@ -71,6 +95,13 @@ def save_traces(
     if not overwrite and os.path.exists(path):
         raise FileExistsError(
             f"save_traces: {path!r} already exists; pass overwrite=True to replace it."
+        )
+    if isinstance(traces, Trace):
+        traces = {BARE_LABEL: traces}
+    if not isinstance(traces, dict):
+        raise TypeError(
+            "save_traces: traces must be a Trace or a dict label -> Trace; "
+            f"got {type(traces).__name__}."
         )
     arrays: dict[str, np.ndarray] = {}
     structures = []
@@ -109,26 +140,65 @@ def load_traces(path) -> tuple[dict[str, Trace], dict | None]:
     Returns:
       ``(traces, config)``: label -> ``Trace`` in the saved order, with NumPy
       array leaves of the saved shapes and dtypes, and the saved config.
+
+    Raises:
+      CorruptFileError: the file is truncated or damaged (every entry of the
+        ``.npz`` is checksummed, so damage is found, not loaded).
+      ValueError: the file is not a jaxgossip traces file, or a newer format.
     """
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        if _METADATA not in data.files:
-            raise ValueError(f"load_traces: {path!r} is not a jaxgossip traces file.")
-        metadata = json.loads(data[_METADATA].tobytes().decode("utf-8"))
-        if metadata.get("format") != FORMAT:
-            raise ValueError(f"load_traces: {path!r} is not a jaxgossip traces file.")
-        if metadata["format_version"] > FORMAT_VERSION:
-            raise ValueError(
-                f"load_traces: {path!r} has format version {metadata['format_version']}, "
-                f"newer than this jaxgossip reads ({FORMAT_VERSION}); upgrade jaxgossip."
-            )
-        names = [f.name for f in dataclasses.fields(Trace)]
-        traces = {}
-        for label, structure in zip(metadata["labels"], metadata["structures"]):
+    path = os.fspath(path)
+    data, metadata = read_npz("load_traces", path)
+    if (
+        not isinstance(metadata, dict)
+        or metadata.get("format") != FORMAT
+        or not isinstance(metadata.get("format_version"), int)
+    ):
+        raise ValueError(f"load_traces: {path!r} is not a jaxgossip traces file.")
+    if metadata["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"load_traces: {path!r} has format version {metadata['format_version']}, "
+            f"newer than this jaxgossip reads ({FORMAT_VERSION}); upgrade jaxgossip."
+        )
+    names = [f.name for f in dataclasses.fields(Trace)]
+    traces = {}
+    try:
+        for label, structure in zip(metadata["labels"], metadata["structures"], strict=True):
             missing = sorted(set(names) - set(structure))
             if missing:
-                raise ValueError(f"load_traces: trace {label!r} lacks the fields {missing}.")
+                raise ValueError(f"trace {label!r} lacks the fields {missing}")
             traces[label] = Trace(**{name: _decode(structure[name], data) for name in names})
-    return traces, metadata["config"]
+        config = metadata["config"]
+    except (*_UNREADABLE, TypeError, AttributeError, IndexError) as error:
+        raise CorruptFileError(
+            f"load_traces: {path!r} is corrupt: its metadata does not match its arrays "
+            f"({type(error).__name__}: {error})."
+        ) from error
+    return traces, config
+
+
+def read_npz(caller: str, path: str) -> tuple[dict[str, np.ndarray], Any]:
+    """Every array of the ``.npz`` at ``path`` and its decoded JSON ``__metadata__`` (None if none).
+
+    Raises:
+      CorruptFileError: naming ``caller`` and the file, if it is truncated or
+        damaged: zip checksums, ``.npy`` headers and the JSON are all checked.
+    """
+    try:
+        # The file is ours to close: np.load leaks it when it refuses a pickle.
+        with open(path, "rb") as f:
+            loaded = np.load(f, allow_pickle=False)
+            if not hasattr(loaded, "files"):  # a lone .npy array: readable, but not ours
+                return {}, None
+            with loaded as npz:
+                data = {name: npz[name] for name in npz.files}
+        metadata = data.pop(_METADATA, None)
+        if metadata is not None:
+            metadata = json.loads(metadata.tobytes().decode("utf-8"))
+    except _UNREADABLE as error:
+        raise CorruptFileError(
+            f"{caller}: {path!r} is truncated or corrupt ({type(error).__name__}: {error})."
+        ) from error
+    return data, metadata
 
 
 def atomic_write(path, write: Callable[[Any], None], *, overwrite: bool = False) -> None:

@@ -155,3 +155,47 @@ def test_rejects_a_foreign_npz(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(ValueError, match="not a jaxgossip traces file"):
         load_traces(tmp_path / "other.npz")
+
+
+def test_a_bare_trace_is_saved_under_one_label(tmp_path, key):
+    trace = _run(key)
+    save_traces(tmp_path / "t.npz", trace, config={"v": 1})
+    loaded, config = load_traces(tmp_path / "t.npz")
+    assert list(loaded) == [jg.io.BARE_LABEL] == ["trace"] and config == {"v": 1}
+    _assert_bit_exact(trace, loaded["trace"])
+    with pytest.raises(TypeError, match="a Trace or a dict"):
+        save_traces(tmp_path / "u.npz", [trace])
+
+
+@pytest.mark.parametrize("keep", [0, 1, 100, 0.5, -1])
+def test_truncated_file_raises_corrupt_file_error(tmp_path, key, keep):
+    path = tmp_path / "t.npz"
+    save_traces(path, {"a": _run(key)})
+    data = path.read_bytes()
+    path.write_bytes(data[: int(keep * len(data)) if isinstance(keep, float) else keep])
+    with pytest.raises(jg.io.CorruptFileError, match="truncated or corrupt") as raised:
+        load_traces(path)
+    assert repr(os.fspath(path)) in str(raised.value)
+
+
+def test_a_damaged_byte_is_found_never_loaded(tmp_path, key):
+    # Every entry of the .npz carries a CRC-32: a flipped bit anywhere either
+    # leaves the data intact (zip padding, timestamps) or is refused.
+    path = tmp_path / "t.npz"
+    trace = _run(key)
+    save_traces(path, {"a": trace}, config={"v": 1})
+    data = path.read_bytes()
+    rng = np.random.default_rng(0)
+    refused = 0
+    for position in rng.choice(len(data), size=150, replace=False):
+        damaged = bytearray(data)
+        damaged[position] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(damaged))
+        try:
+            loaded, config = load_traces(path)
+        except ValueError:  # CorruptFileError, or "not a jaxgossip traces file"
+            refused += 1
+            continue
+        _assert_bit_exact(trace, loaded["a"])
+        assert config == {"v": 1}
+    assert refused > 100

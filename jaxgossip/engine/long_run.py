@@ -13,21 +13,27 @@ as an uninterrupted run would, so the two results are bit for bit equal.
   ``num_rounds``): chunk c calls ``simulate_rounds`` with the same key from
   round ``c * num_rounds / num_chunks`` (``start_round``), so the chunked run
   equals one ``simulate_rounds`` call of all the rounds, bit for bit.
+
+A checkpoint holds the trace so far and the run's fingerprint
+(``engine.fingerprint``: exact digests of every input, the sizes, the x64 flag
+and the library version); it is resumed only by the run it describes, and a
+checkpoint that cannot be read raises ``io.CorruptFileError``, never a wrong
+result.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from tqdm import tqdm
 
 from jaxgossip import io
 from jaxgossip.algorithms.base import SyncAlgorithm
+from jaxgossip.engine import fingerprint
 from jaxgossip.engine.events import init_state, simulate
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED, Trace
@@ -95,37 +101,75 @@ def run_budget(caller: str, algorithm, network, num_events, num_rounds) -> tuple
     return unit, budget
 
 
-def inputs_digest(tree) -> list[float]:
-    """One sum per array leaf: a cheap check that a checkpoint's inputs are these."""
-    return [float(np.sum(np.asarray(leaf, np.float64))) for leaf in jax.tree.leaves(tree)]
+def run_fingerprint(key, algorithm, problem, network, x0, state, start_time, unit, **sizes) -> dict:
+    """What a checkpoint of ``simulate_in_chunks`` must match: every input, exactly.
 
-
-def _fingerprint(key, algorithm, problem, network, unit, num_steps, num_records, num_chunks):
-    """What a checkpoint must match to be resumed: the run's key, sizes and inputs."""
-    digest = inputs_digest((algorithm, problem, network))
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return {
-        "key": np.asarray(key).tolist(),
-        "algorithm": type(algorithm).__name__,
-        f"num_{unit}": num_steps,
-        "num_records": num_records,
-        "num_chunks": num_chunks,
-        "inputs_digest": digest,
-    }
-
-
-def _progress(chunk, num_chunks, steps_done, num_steps, rate, unit):
-    eta = (num_steps - steps_done) / rate if rate > 0 else float("nan")
-    width = 30
-    filled = int(width * steps_done / num_steps)
-    print(
-        f"\r[{'#' * filled}{'.' * (width - filled)}] chunk {chunk}/{num_chunks}, "
-        f"{steps_done:,}/{num_steps:,} {unit}, {rate:,.0f} {unit}/s, ETA {eta:,.1f} s",
-        end="\n" if chunk == num_chunks else "",
-        file=sys.stderr,
-        flush=True,
+    ``sizes`` are the budget and chunking (``num_events`` or ``num_rounds``,
+    ``num_records``, ``num_chunks``); ``state`` is the initial network state.
+    """
+    return fingerprint.parts(
+        engine=unit,
+        algorithm=algorithm,
+        problem=problem,
+        network=network,
+        key=key,
+        x0=x0,
+        initial_state=state,
+        start_time=start_time,
+        **sizes,
     )
+
+
+def check_checkpoint_path(caller: str, path) -> None:
+    """Fails before any work if checkpoint ``path`` cannot be written (no folder, read-only)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"{caller}: the folder {directory!r} of checkpoint {path!r} does not exist; "
+            "create it or choose another checkpoint path."
+        )
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{caller}: checkpoint {path!r} is a folder; give a file path.")
+    if not os.access(directory, os.W_OK):
+        raise PermissionError(
+            f"{caller}: cannot write checkpoint {path!r}: its folder {directory!r} is read-only."
+        )
+
+
+def load_checkpoint(path, expected: dict, state, num_chunks: int) -> tuple[Trace, int]:
+    """The trace so far and the chunks done, from a checkpoint of the run ``expected`` describes.
+
+    Raises:
+      io.CorruptFileError: the file is truncated or corrupt, or not a checkpoint
+        of a run of this shape (``state``, ``num_chunks``).
+      ValueError: the checkpoint comes from another run; the message names
+        every fingerprint part that differs.
+    """
+    path = os.fspath(path)
+    fix = "Delete it or pass resume=False to start over."
+    try:
+        traces, config = io.load_traces(path)
+    except ValueError as error:  # CorruptFileError, or a file save_traces did not write
+        message = f"checkpoint {path!r} cannot be resumed: {error} {fix}"
+        raise io.CorruptFileError(message) from error
+    if not isinstance(config, dict) or "run" not in traces:
+        raise io.CorruptFileError(f"checkpoint {path!r} is not a checkpoint of a run. {fix}")
+    fingerprint.check_resumable(path, config.get("fingerprint"), expected)
+    chunks_done = config.get("chunks_done")
+    done = jax.tree.map(jnp.asarray, traces["run"])
+    shapes = [[(a.shape, a.dtype) for a in jax.tree.leaves(s)] for s in (state, done.final_state)]
+    if (
+        not isinstance(chunks_done, int)
+        or not 1 <= chunks_done <= num_chunks
+        or jax.tree.structure(state) != jax.tree.structure(done.final_state)
+        or shapes[0] != shapes[1]
+    ):
+        raise io.CorruptFileError(
+            f"checkpoint {path!r} has this run's fingerprint but not its shape "
+            f"(chunks done: {chunks_done!r} of {num_chunks}, or another state). {fix}"
+        )
+    return done, chunks_done
 
 
 def simulate_in_chunks(
@@ -157,9 +201,12 @@ def simulate_in_chunks(
       num_records: total records after the initial one, divisible by ``num_chunks``.
       num_chunks: number of engine calls (all share one compilation).
       checkpoint: a file rewritten atomically after every chunk (None: no checkpoint).
-      resume: continue from ``checkpoint`` if it exists; it must come from a
-        run with the same key, algorithm, problem, network and sizes.
-      progress: print a progress line (events or rounds done, their rate, ETA) to stderr.
+      resume: continue from ``checkpoint`` if it exists; it must come from
+        this very run: the same key, algorithm (class and every leaf), problem,
+        network, ``x0`` and initial state, sizes, x64 flag and jaxgossip version
+        (``fingerprint``).
+      progress: show a progress bar (tqdm, on stderr): events or rounds done,
+        their rate, the time left.
       on_chunk: called as ``on_chunk(chunks_done, trace_so_far)`` after each
         chunk and its checkpoint.
 
@@ -167,10 +214,21 @@ def simulate_in_chunks(
       A ``Trace`` of num_records + 1 records. For a ``SyncAlgorithm`` it equals
       ``simulate_rounds(key, ..., num_rounds=num_rounds, num_records=num_records)``
       bit for bit; for an ``Algorithm`` it is its own run (module docstring).
+
+    Raises:
+      FileNotFoundError: the checkpoint's folder does not exist (checked first).
+      ValueError: ``resume`` and a checkpoint of another run; the message
+        names every part that differs.
+      io.CorruptFileError: ``resume`` and a truncated or corrupt checkpoint.
     """
-    unit, num_steps = run_budget("simulate_in_chunks", algorithm, network, num_events, num_rounds)
+    caller = "simulate_in_chunks"
+    if resume and checkpoint is None:
+        raise ValueError(f"{caller}: resume=True needs a checkpoint path.")
+    if checkpoint is not None:
+        check_checkpoint_path(caller, checkpoint)
+    unit, num_steps = run_budget(caller, algorithm, network, num_events, num_rounds)
     steps_per_chunk, records_per_chunk = chunk_sizes(
-        "simulate_in_chunks", num_steps, num_records, num_chunks, unit
+        caller, num_steps, num_records, num_chunks, unit
     )
     if unit == "rounds":
         state = init_round_state(key, algorithm, problem, network, x0)
@@ -205,6 +263,12 @@ def simulate_in_chunks(
                 start_time=start_time,
             )
 
+    expected = None  # digesting every input costs a pass over them: only for a checkpoint
+    if checkpoint is not None:
+        sizes = {f"num_{unit}": num_steps, "num_records": num_records, "num_chunks": num_chunks}
+        expected = run_fingerprint(
+            key, algorithm, problem, network, x0, state, start_time, unit, **sizes
+        )
     return run_chunks(
         run_chunk,
         state,
@@ -212,9 +276,7 @@ def simulate_in_chunks(
         num_chunks=num_chunks,
         steps_per_chunk=steps_per_chunk,
         unit=unit,
-        fingerprint=_fingerprint(
-            key, algorithm, problem, network, unit, num_steps, num_records, num_chunks
-        ),
+        fingerprint=expected,
         checkpoint=checkpoint,
         resume=resume,
         progress=progress,
@@ -229,12 +291,13 @@ def run_chunks(
     *,
     num_chunks: int,
     steps_per_chunk: int,
-    fingerprint: dict,
+    fingerprint: dict | None = None,
     unit: str = "events",
     num_runs: int = 1,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
+    label: str = "",
     on_chunk: Callable[[int, Trace], None] | None = None,
 ) -> Trace:
     """Drives chunked runs, single or batched: stitching, checkpoints, resumption, progress.
@@ -247,41 +310,52 @@ def run_chunks(
       state: the initial network state (batched like ``run_chunk``'s).
       start_time: initial simulated time, () or batched.
       num_chunks: how many chunks to run.
-      steps_per_chunk: events or rounds of one chunk of one run (for the progress line).
-      fingerprint: JSON-able description that a checkpoint must match to be resumed.
-      unit: what a step is, ``"events"`` or ``"rounds"`` (for the progress line).
-      num_runs: runs in the batch (for the progress line's counts).
+      steps_per_chunk: events or rounds of one chunk of one run (for the progress bar).
+      fingerprint: what a checkpoint must match to be resumed, from
+        ``fingerprint.parts`` (needed with a checkpoint).
+      unit: what a step is, ``"events"`` or ``"rounds"`` (for the progress bar).
+      num_runs: runs in the batch (for the progress bar's counts).
       checkpoint, resume, progress, on_chunk: as for ``simulate_in_chunks``.
+      label: text before the progress bar's chunk count (e.g. the batch).
 
     Returns:
       The stitched ``Trace``.
     """
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a checkpoint path.")
+    if checkpoint is not None:
+        check_checkpoint_path("run_chunks", checkpoint)
+        if fingerprint is None:
+            raise ValueError("run_chunks: a checkpoint needs the run's fingerprint.")
     done, first_chunk = None, 0
     if resume and os.path.exists(checkpoint):
-        traces, config = io.load_traces(checkpoint)
-        if config.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"checkpoint {os.fspath(checkpoint)!r} comes from another run "
-                "(key, inputs or sizes differ); remove it or pass resume=False."
-            )
-        done = jax.tree.map(jnp.asarray, traces["run"])
-        state, start_time, first_chunk = done.final_state, done.time[..., -1], config["chunks_done"]
-
-    started = time.perf_counter()
-    steps_per_chunk *= num_runs
-    num_steps = num_chunks * steps_per_chunk
-    for c in range(first_chunk, num_chunks):
-        done = append_traces(done, run_chunk(c, state, start_time))
+        done, first_chunk = load_checkpoint(checkpoint, fingerprint, state, num_chunks)
         state, start_time = done.final_state, done.time[..., -1]
-        if checkpoint is not None:
-            config = dict(fingerprint=fingerprint, chunks_done=c + 1)
-            io.save_traces(checkpoint, {"run": done}, config=config, overwrite=True)
-        if progress:
-            jax.block_until_ready(state)
-            rate = (c + 1 - first_chunk) * steps_per_chunk / (time.perf_counter() - started)
-            _progress(c + 1, num_chunks, (c + 1) * steps_per_chunk, num_steps, rate, unit)
-        if on_chunk is not None:
-            on_chunk(c + 1, done)
+
+    steps_per_chunk *= num_runs
+    bar = tqdm(
+        total=num_chunks * steps_per_chunk,
+        initial=first_chunk * steps_per_chunk,
+        desc=f"{label}chunk {first_chunk}/{num_chunks}",
+        unit=f" {unit}",
+        unit_scale=num_chunks * steps_per_chunk >= 100_000,  # 1.20M, not 1200000; 1200, not 1.20k
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} "
+        "[{elapsed}<{remaining}, {rate_fmt}]",
+        mininterval=0,  # a chunk is long: show every one
+        file=sys.stderr,
+        disable=not progress,
+    )
+    with bar:
+        for c in range(first_chunk, num_chunks):
+            done = append_traces(done, run_chunk(c, state, start_time))
+            state, start_time = done.final_state, done.time[..., -1]
+            if checkpoint is not None:
+                config = dict(fingerprint=fingerprint, chunks_done=c + 1)
+                io.save_traces(checkpoint, {"run": done}, config=config, overwrite=True)
+            if progress:
+                jax.block_until_ready(state)  # the rate counts finished work, not dispatch
+                bar.set_description_str(f"{label}chunk {c + 1}/{num_chunks}", refresh=False)
+                bar.update(steps_per_chunk)
+            if on_chunk is not None:
+                on_chunk(c + 1, done)
     return done

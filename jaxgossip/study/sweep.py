@@ -25,11 +25,12 @@ import numpy as np
 import xarray as xr
 
 from jaxgossip.algorithms.base import Algorithm, SyncAlgorithm
+from jaxgossip.engine import fingerprint
 from jaxgossip.engine.events import init_state, simulate
-from jaxgossip.engine.long_run import chunk_sizes, inputs_digest, run_budget, run_chunks
+from jaxgossip.engine.long_run import check_checkpoint_path, chunk_sizes, run_budget, run_chunks
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED
-from jaxgossip.io import atomic_write
+from jaxgossip.io import CorruptFileError, atomic_write, read_npz
 from jaxgossip.network.clocks import Clocks
 from jaxgossip.study.analysis import mask_divergence
 from jaxgossip.version import VERSION
@@ -112,9 +113,14 @@ def sweep(
         checkpoints.
       checkpoint: with num_chunks > 1, a path prefix; batch b is checkpointed
         atomically to ``f"{checkpoint}.batch{b}"`` after each of its chunks.
+        Its folder must exist (checked before any work).
       resume: continue from existing checkpoints of the same sweep; the result
-        is bit for bit that of an uninterrupted sweep.
-      progress: print a progress line (events or rounds, their rate, ETA) between chunks.
+        is bit for bit that of an uninterrupted sweep. A checkpoint of another
+        sweep (any algorithm built for the grid, problem, network, x0, key,
+        grid, seeds, sizes, batch layout, x64 flag or version differing) raises
+        a ValueError naming what differs; a truncated or corrupt one raises
+        ``io.CorruptFileError``.
+      progress: show a progress bar per batch (tqdm, on stderr) between chunks.
 
     Returns:
       A Dataset with dims (*grid axes in order, "seed", "record"), coordinates
@@ -149,6 +155,10 @@ def sweep(
     )
     if (checkpoint is not None or resume) and num_chunks == 1:
         raise ValueError("sweep: checkpoint and resume need num_chunks > 1.")
+    if resume and checkpoint is None:
+        raise ValueError("sweep: resume=True needs a checkpoint path prefix.")
+    if checkpoint is not None:
+        check_checkpoint_path("sweep", _batch_path(checkpoint, 0))
 
     # Runs in C order over (*grid axes, seed): the flat outputs reshape straight into dims.
     shape = (*(len(v) for v in grid.values()), len(seeds))
@@ -175,11 +185,13 @@ def sweep(
         seeds=list(seeds),
         key=None if key is None else np.asarray(jax.random.key_data(key)).tolist(),
     )
-    fingerprint = dict(
-        config,
-        sizes=[num_steps, num_records, num_chunks, batch_size],
-        inputs_digest=inputs_digest((problem, network, x0)),
-    )
+    expected = None
+    if checkpoint is not None:
+        expected = _fingerprint(
+            algorithm, built, hyper, problem, network, x0, config, batch,
+            **{f"num_{unit}": num_steps}, num_records=num_records, num_chunks=num_chunks,
+            batch_size=batch_size, num_batches=num_batches,
+        )  # fmt: skip
     outputs = []
     for b in range(num_batches):  # dispatch is asynchronous: batches queue on the devices
         rows = padded[b * batch_size : (b + 1) * batch_size]
@@ -196,10 +208,11 @@ def sweep(
             inputs,
             unit=unit,
             num_chunks=num_chunks,
-            fingerprint=dict(fingerprint, batch=b),
-            checkpoint=None if checkpoint is None else f"{os.fspath(checkpoint)}.batch{b}",
+            fingerprint=None if expected is None else _batch_fingerprint(expected, b, rows, batch),
+            checkpoint=None if checkpoint is None else _batch_path(checkpoint, b),
             resume=resume,
             progress=progress,
+            label=f"batch {b + 1}/{num_batches}, ",
         )
         outputs.append({m: getattr(trace, m) for m in METRICS})
     num_devices = len(inputs["key_data"].sharding.device_set)
@@ -222,6 +235,38 @@ def sweep(
     attrs = dict(config=json.dumps(config), jaxgossip_version=VERSION, num_devices=num_devices)
     data = {m: (dims, out[m].reshape(*shape, num_records + 1)) for m in METRICS}
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _batch_path(prefix, b: int) -> str:
+    return f"{os.fspath(prefix)}.batch{b}"
+
+
+def _fingerprint(algorithm, built, hyper, problem, network, x0, config, batch, **sizes) -> dict:
+    """What every batch checkpoint of this sweep must match (``engine.fingerprint``).
+
+    The algorithm part digests the algorithms actually built for every run, so
+    a factory that fixes a hyperparameter (``lambda step_size: M(step_size,
+    momentum=0.9)``) differs from one that fixes another value.
+    """
+    if hyper:
+        built = eqx.filter_vmap(lambda h: algorithm(**h))(batch["hyper"])
+    return fingerprint.parts(
+        engine=config["engine"],
+        algorithm=built,
+        problem=problem,
+        network=network,
+        x0=x0,
+        key=config["key"],
+        grid=config["grid"],
+        seeds=config["seeds"],
+        **sizes,
+    )
+
+
+def _batch_fingerprint(expected: dict, b: int, rows, batch: dict) -> dict:
+    """The sweep's fingerprint and batch b's own: its index and every run's inputs."""
+    inputs = jax.tree.map(lambda a: a[rows], batch)
+    return dict(expected, batch=b, batch_inputs=fingerprint.digest((rows, inputs)))
 
 
 def _runs(grid: dict, keys: list, shape: tuple, clocks) -> dict:
@@ -477,15 +522,24 @@ def save_sweep(path, ds: xr.Dataset, *, overwrite: bool = False) -> None:
 
 
 def load_sweep(path) -> xr.Dataset:
-    """Reads a file written by ``save_sweep``."""
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        if "__metadata__" not in data.files:
-            raise ValueError(f"load_sweep: {path!r} is not a jaxgossip sweep file.")
-        metadata = json.loads(data["__metadata__"].tobytes().decode("utf-8"))
-        if metadata.get("format") != _FORMAT:
-            raise ValueError(f"load_sweep: {path!r} is not a jaxgossip sweep file.")
-        parts = {"coord": {}, "data": {}}
+    """Reads a file written by ``save_sweep``.
+
+    Raises:
+      io.CorruptFileError: the file is truncated or damaged.
+      ValueError: the file is not a jaxgossip sweep file.
+    """
+    path = os.fspath(path)
+    data, metadata = read_npz("load_sweep", path)
+    if not isinstance(metadata, dict) or metadata.get("format") != _FORMAT:
+        raise ValueError(f"load_sweep: {path!r} is not a jaxgossip sweep file.")
+    parts = {"coord": {}, "data": {}}
+    try:
         for k, entry in enumerate(metadata["variables"]):
             variable = xr.Variable(entry["dims"], data[f"v{k}"], attrs=entry["attrs"])
             parts[entry["kind"]][entry["name"]] = variable
-    return xr.Dataset(parts["data"], coords=parts["coord"], attrs=metadata["attrs"])
+        return xr.Dataset(parts["data"], coords=parts["coord"], attrs=metadata["attrs"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptFileError(
+            f"load_sweep: {path!r} is corrupt: its metadata does not match its arrays "
+            f"({type(error).__name__}: {error})."
+        ) from error

@@ -85,13 +85,15 @@ def test_chunks_share_one_compilation(key):
 def test_progress_is_reported(key, capsys):
     _run(key, progress=True)
     err = capsys.readouterr().err
-    assert "chunk 4/4" in err and "1,200/1,200 events" in err and "events/s" in err
+    # A tqdm bar, redrawn after every chunk.
+    assert "chunk 2/4:  50%" in err and "chunk 4/4: 100%" in err
+    assert "1200/1200 events" in err and "events/s" in err
 
 
 def test_checkpoint_of_another_run_is_refused(key, tmp_path):
     path = tmp_path / "run.ckpt"
     _run(key, checkpoint=path, progress=False)
-    with pytest.raises(ValueError, match="comes from another run"):
+    with pytest.raises(ValueError, match="comes from another run: it differs in key"):
         _run(jax.random.key(9), checkpoint=path, resume=True, progress=False)
 
 
@@ -122,7 +124,7 @@ def test_rounds_progress_counts_rounds(key, capsys):
         key, algorithm, problem, mixing, num_rounds=40, num_records=8, num_chunks=2
     )
     err = capsys.readouterr().err
-    assert "chunk 2/2" in err and "40/40 rounds" in err and "rounds/s" in err
+    assert "chunk 2/2: 100%" in err and "40/40 rounds" in err and "rounds/s" in err
     np.testing.assert_array_equal(trace.time, np.arange(0, 41, 5))
 
 

@@ -10,6 +10,7 @@ import xarray as xr
 
 import jaxgossip as jg
 from jaxgossip.study import analysis
+from jaxgossip.study import sweep as sweep_module
 from jaxgossip.study.analysis import best, divergence_summary, over_seeds, reach_position, to_reach
 from jaxgossip.study.sweep import METRICS, load_sweep, save_sweep, sweep, to_dataframe
 
@@ -303,6 +304,66 @@ def test_interrupted_sweep_resumes_bit_for_bit(tmp_path, monkeypatch, capsys):
     xr.testing.assert_identical(uninterrupted.drop_attrs(), resumed.drop_attrs())
     with pytest.raises(ValueError, match="need num_chunks > 1"):
         _sweep(checkpoint=prefix, **(kwargs | {"num_chunks": 1}))
+
+
+def _small_sweep(algorithm=jg.algorithms.AsyncGossipSGD, network=None, **kwargs):
+    """A 2-chunk checkpointed sweep, small enough to compile in a second."""
+    network = jg.Clocks(jg.graphs.ring(8), 1.0, np.arange(1.0, 9.0)) if network is None else network
+    budget = "num_rounds" if isinstance(network, jg.Mixing) else "num_events"
+    kwargs = {budget: 200, "num_records": 4, "num_chunks": 2, "seeds": 2} | kwargs
+    return sweep(algorithm, _problem(), network, grid={"step_size": [0.01, 0.02]}, **kwargs)
+
+
+def test_resume_refuses_a_factory_that_fixes_another_hyperparameter(tmp_path):
+    # The lambdas share a name and the grid; only the algorithms they build differ.
+    mixing, prefix = jg.metropolis_mixing(jg.graphs.ring(8)), tmp_path / "s"
+    nesterov = jg.algorithms.synchronous.Nesterov
+    _small_sweep(lambda step_size: nesterov(step_size, momentum=0.5), mixing, checkpoint=prefix)
+    with pytest.raises(ValueError, match=r"comes from another run: it differs in algorithm\."):
+        _small_sweep(
+            lambda step_size: nesterov(step_size, momentum=0.6), mixing, checkpoint=prefix,
+            resume=True,
+        )  # fmt: skip
+
+
+def test_resume_refuses_permuted_rates_and_another_x0(tmp_path):
+    prefix = tmp_path / "s"
+    _small_sweep(checkpoint=prefix)
+    permuted = jg.Clocks(jg.graphs.ring(8), 1.0, np.arange(8.0, 0.0, -1.0))  # equal sums
+    with pytest.raises(ValueError, match=r"differs in network\.") as raised:
+        _small_sweep(network=permuted, checkpoint=prefix, resume=True)
+    assert repr(f"{prefix}.batch0") in str(raised.value)
+    with pytest.raises(ValueError, match=r"differs in x0\."):
+        _small_sweep(x0=np.ones(3), checkpoint=prefix, resume=True)
+    with pytest.raises(ValueError, match=r"differs in batch_inputs, seeds\."):
+        _small_sweep(seeds=[0, 2], checkpoint=prefix, resume=True)
+
+
+def test_corrupt_sweep_checkpoint_raises_naming_the_file(tmp_path):
+    prefix = tmp_path / "s"
+    _small_sweep(checkpoint=prefix)
+    batch0 = tmp_path / "s.batch0"
+    batch0.write_bytes(batch0.read_bytes()[:-100])
+    with pytest.raises(jg.io.CorruptFileError, match="Delete it or pass resume=False") as raised:
+        _small_sweep(checkpoint=prefix, resume=True)
+    assert repr(os.fspath(batch0)) in str(raised.value)
+
+
+def test_sweep_checkpoint_in_a_missing_folder_fails_before_any_work(tmp_path, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("a batch ran before the checkpoint path was checked")
+
+    monkeypatch.setattr(sweep_module, "_run_batch_chunk", no_work)
+    with pytest.raises(FileNotFoundError, match="does not exist; create it"):
+        _small_sweep(checkpoint=tmp_path / "missing" / "s")
+
+
+def test_truncated_sweep_file_raises_corrupt_file_error(with_divergence, tmp_path):
+    path = tmp_path / "sweep.npz"
+    save_sweep(path, with_divergence)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(jg.io.CorruptFileError, match="load_sweep: .* is truncated or corrupt"):
+        load_sweep(path)
 
 
 def test_readers_live_in_analysis_and_the_package_exports_them():
