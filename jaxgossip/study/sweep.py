@@ -128,8 +128,9 @@ def sweep(
       (``METRICS``; no final state). Diverged records keep their time and
       counters but have suboptimality, mean_suboptimality and consensus NaN.
       ``attrs["config"]`` is the sweep as JSON (with ``engine``, and
-      ``num_events`` or ``num_rounds``); ``attrs["num_devices"]`` is the number
-      of devices the runs were sharded over.
+      ``num_events`` or ``num_rounds``); ``attrs["suboptimality_floor"]`` is
+      the problem's (``to_reach`` warns for targets at or below it);
+      ``attrs["num_devices"]`` is the number of devices the runs were sharded over.
     """
     grid = _check_grid(grid)
     seeds = _check_seeds(seeds)
@@ -232,7 +233,13 @@ def sweep(
         dim=problem.dim,
         x0=x0 is not None,
     )
-    attrs = dict(config=json.dumps(config), jaxgossip_version=VERSION, num_devices=num_devices)
+    attrs = dict(
+        config=json.dumps(config),
+        jaxgossip_version=VERSION,
+        num_devices=num_devices,
+        # For to_reach's PrecisionWarning: the smallest f - f* the run resolves.
+        suboptimality_floor=problem.suboptimality_floor(),
+    )
     data = {m: (dims, out[m].reshape(*shape, num_records + 1)) for m in METRICS}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
