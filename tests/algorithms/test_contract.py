@@ -290,6 +290,8 @@ def test_no_recompilation_on_new_hyperparameter_values(name, key):
 
 
 @_with_kinds(NAMES)
+# The replay runs DADAO on clocks where chi1 chi2 > 1/2: the dynamics are what is checked.
+@pytest.mark.filterwarnings("ignore::jaxgossip.algorithms.base.TheoryConditionWarning")
 def test_engine_equals_numpy_replay(name, kind, key, x64):
     got, want = _engine(name).replay(key, name, kind)
     assert jax.tree.structure(got) == jax.tree.structure(want)
