@@ -11,11 +11,13 @@ outside the per-event step, and metrics (O(n d)) are recorded once per chunk.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 
 from jaxgossip.algorithms.base import Algorithm, check_problem_setting
+from jaxgossip.engine import waves
 from jaxgossip.engine.trace import (
     Trace,
     assemble_trace,
@@ -58,13 +60,9 @@ def _metrics(algorithm: Algorithm, problem, state, node_suboptimality: bool = Tr
     return network_metrics(problem, xs, state, node_suboptimality)
 
 
-def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
-    """Applies one event: gather rows (i, j), run the local hook, scatter both back."""
+def _local_step(algorithm: Algorithm, problem, gradient_key, node_i, node_j, event):
+    """One event's hook on its gathered rows: (new_i, new_j); a compute event's are equal."""
     t, kind, i, j, edge, index = event
-    rows = jnp.stack([i, j])
-    gathered = jax.tree.map(lambda leaf: leaf[rows], state)
-    node_i = jax.tree.map(lambda leaf: leaf[0], gathered)
-    node_j = jax.tree.map(lambda leaf: leaf[1], gathered)
 
     def compute(node_i, node_j):
         del node_j
@@ -75,7 +73,17 @@ def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
     def communicate(node_i, node_j):
         return algorithm.on_communicate(node_i, node_j, t, edge)
 
-    new_i, new_j = jax.lax.cond(kind == COMPUTE, compute, communicate, node_i, node_j)
+    return jax.lax.cond(kind == COMPUTE, compute, communicate, node_i, node_j)
+
+
+def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
+    """Applies one event: gather rows (i, j), run the local hook, scatter both back."""
+    _, _, i, j, _, _ = event
+    rows = jnp.stack([i, j])
+    gathered = jax.tree.map(lambda leaf: leaf[rows], state)
+    node_i = jax.tree.map(lambda leaf: leaf[0], gathered)
+    node_j = jax.tree.map(lambda leaf: leaf[1], gathered)
+    new_i, new_j = _local_step(algorithm, problem, gradient_key, node_i, node_j, event)
     return jax.tree.map(
         lambda leaf, a, b: leaf.at[rows].set(jnp.stack([a, b]).astype(leaf.dtype)),
         state,
@@ -84,7 +92,55 @@ def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("num_events", "num_records", "node_suboptimality"))
+SCHEDULES = ("auto", "sequential", "waves")
+
+
+def choose_schedule(schedule: str, num_nodes: int, chunk_size: int, window, slab_size):
+    """(schedule, window K, slab size C) that a run uses; all static Python values.
+
+    ``"auto"`` picks waves from n >= 64 nodes (where a window's levels hold
+    enough events to fill slabs; ``benchmarks/waves.py`` measures the
+    crossover) and the sequential schedule below, or when the window would
+    hold fewer than 64 events; both give the same result. K is the largest
+    divisor of the chunk (events per record) not above ``window`` (default
+    1024). C defaults to the power of two nearest min(n, K) / 6, clipped to
+    [8, K]: about half the events of a level (a level holds about min(n, K) / 3
+    of them on sparse graphs).
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"simulate: schedule must be one of {SCHEDULES}; got {schedule!r}.")
+    target = 1024 if window is None else window
+    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+        raise ValueError(f"simulate: window must be an integer >= 1; got {window!r}.")
+    fitting = max(k for k in range(1, min(target, chunk_size) + 1) if chunk_size % k == 0)
+    if schedule == "auto":  # windows of a few events would not amortize their levels
+        schedule = "waves" if num_nodes >= 64 and fitting >= 64 else "sequential"
+    if schedule == "sequential":
+        return schedule, None, None
+    window = fitting
+    if slab_size is None:
+        slab_size = 2 ** round(math.log2(min(max(min(num_nodes, window) / 6, 8), window)))
+    if isinstance(slab_size, bool) or not isinstance(slab_size, int) or slab_size < 1:
+        raise ValueError(f"simulate: slab_size must be an integer >= 1; got {slab_size!r}.")
+    if not waves.fits(num_nodes, window):
+        raise ValueError(
+            f"simulate: a window of {window} events on {num_nodes:,} nodes is too large "
+            "for the waves' 32-bit sort keys; pass a smaller window."
+        )
+    return schedule, window, min(slab_size, window)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "num_events",
+        "num_records",
+        "node_suboptimality",
+        "schedule",
+        "window",
+        "slab_size",
+    ),
+)
 def _simulate_compiled(
     key,
     algorithm: Algorithm,
@@ -98,6 +154,9 @@ def _simulate_compiled(
     initial_state=None,
     start_time=0.0,
     node_suboptimality: bool = True,
+    schedule: str = "auto",
+    window: int | None = None,
+    slab_size: int | None = None,
 ) -> Trace:
     """Runs ``algorithm`` on ``problem`` over the asynchronous network ``clocks``.
 
@@ -126,6 +185,14 @@ def _simulate_compiled(
         at all n iterates: O(n d^2) for quadratics but O(n * n m d) for logistic
         regression, which dominates runs of hundreds of nodes recorded often
         (``benchmarks/throughput.py`` measures it); False records NaN instead.
+      schedule: how events are applied (static): ``"sequential"``, one per
+        step in time order; ``"waves"``, windows of ``window`` events applied
+        level by level, ``slab_size`` events that touch disjoint nodes per
+        step (``jaxgossip.engine.waves``); ``"auto"`` (default) picks one by
+        the network's size (``choose_schedule``). The result does not depend
+        on it for an algorithm that follows the local-view contract (its hooks
+        read nothing but the rows of the event's nodes and the event).
+      window, slab_size: the waves' K and C (static; defaults: ``choose_schedule``).
 
     Returns:
       A ``Trace`` of num_records + 1 records and the final network state.
@@ -145,6 +212,28 @@ def _simulate_compiled(
     event_key, gradient_key = split_key(key)
     state = init_state(algorithm, problem, x0) if initial_state is None else initial_state
     apply_event = functools.partial(_apply_event, algorithm, problem, gradient_key)
+    schedule, window, slab_size = choose_schedule(schedule, n, chunk_size, window, slab_size)
+    if schedule == "waves":
+        apply_slots = waves.make_apply_slots(
+            functools.partial(_local_step, algorithm, problem, gradient_key), n
+        )
+
+    def apply_chunk(state, chunk_events):
+        if schedule == "sequential":
+            return jax.lax.scan(
+                lambda s, e: (apply_event(s, e), None),
+                state,
+                chunk_events,
+                # Per-iteration loop overhead dominates an event on CPU; unrolling 4
+                # cut it from ~460 to ~340-420 ns (benchmarks/throughput.py), 8 was slower.
+                unroll=4,
+            )[0]
+        windows = jax.tree.map(lambda a: a.reshape(-1, window), chunk_events)
+        return jax.lax.scan(
+            lambda s, w: (waves.apply_window(apply_slots, s, w, slab_size, n), None),
+            state,
+            windows,
+        )[0]
 
     relative = algorithm.stores_time
     shift_times = jax.vmap(algorithm.shift_time, in_axes=(0, None))
@@ -165,14 +254,9 @@ def _simulate_compiled(
             absolute = chunk_events.time.astype(origin.dtype)
             since_origin = absolute - origin
         index = chunk * chunk_size + jnp.arange(chunk_size)
-        state = jax.lax.scan(
-            lambda s, e: (apply_event(s, e), None),
-            state,
-            (since_origin if relative else absolute, *chunk_events[1:], index),
-            # Per-iteration loop overhead dominates an event on CPU; unrolling 4
-            # cut it from ~460 to ~340-420 ns (benchmarks/throughput.py), 8 was slower.
-            unroll=4,
-        )[0]
+        state = apply_chunk(
+            state, (since_origin if relative else absolute, *chunk_events[1:], index)
+        )
         if relative:  # stored times become relative to this chunk's last event
             state = shift_times(state, since_origin[-1])
         metrics = _metrics(algorithm, problem, state, node_suboptimality)

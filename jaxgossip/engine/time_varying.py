@@ -60,6 +60,9 @@ def simulate_time_varying(
     num_phases: int,
     x0=None,
     progress: bool = False,
+    schedule: str = "auto",
+    window: int | None = None,
+    slab_size: int | None = None,
 ) -> Trace:
     """Runs ``num_phases`` phases, phase p on ``clocks[p % K]`` (see the module docstring).
 
@@ -71,6 +74,8 @@ def simulate_time_varying(
         ``num_records`` of ``simulate`` (the first must be a multiple of the second).
       num_phases: how many phases to run (cycling through ``clocks``).
       progress: print a progress line after each phase.
+      schedule, window, slab_size: how each phase applies its events, as for
+        ``simulate`` (the result does not depend on it).
 
     Returns:
       A ``Trace`` of num_phases * records_per_phase + 1 records; its counters
@@ -92,6 +97,9 @@ def simulate_time_varying(
             num_records=records_per_phase,
             initial_state=state,
             start_time=start_time,
+            schedule=schedule,
+            window=window,
+            slab_size=slab_size,
         )
 
     return run_chunks(

@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
+import scipy.spatial
 
 
 class Graph(eqx.Module):
@@ -311,17 +312,23 @@ def random_geometric(key, n: int, radius: float, *, max_tries: int = 100) -> Gra
     """Connected random geometric graph, resampled until connected.
 
     n points uniform in the unit square; i -- j when their Euclidean distance
-    is <= radius.
+    is <= radius. Pairs come from a k-d tree (``scipy.spatial.cKDTree``), so
+    set-up is O(n log n + |E|) rather than over all n^2 / 2 pairs; edges are
+    listed as (i < j) in lexicographic order.
     """
     n = checked_count(n, "n", 2)
     if not radius > 0:
         raise ValueError(f"radius must be > 0, got {radius}")
-    i, j = np.triu_indices(n, k=1)
 
     def sample(k):
         x = np.asarray(jax.random.uniform(k, (n, 2)), dtype=np.float64)
+        # A slightly larger query radius, then the exact test: the same edges as
+        # comparing every pair, also for points at distance ~radius.
+        pairs = scipy.spatial.cKDTree(x).query_pairs(radius * (1 + 1e-9), output_type="ndarray")
+        i, j = np.sort(pairs, axis=1).T if len(pairs) else (np.zeros(0, int),) * 2
         close = np.sum((x[i] - x[j]) ** 2, axis=1) <= radius**2
-        return np.stack([i[close], j[close]], axis=1)
+        edges = np.stack([i[close], j[close]], axis=1)
+        return edges[np.lexsort((edges[:, 1], edges[:, 0]))]
 
     hint = (
         f"try a larger radius (about sqrt(log(n)/(pi n)) = {np.sqrt(np.log(n) / (np.pi * n)):.3g})"
