@@ -20,7 +20,7 @@ import numpy as np
 from jaxgossip import problems
 from jaxgossip.algorithms.asynchronous.async_gossip_sgd import AsyncGossipSGD
 from jaxgossip.cli.common import add_float64_argument, add_output_arguments, error, positive_int
-from jaxgossip.engine.events import simulate
+from jaxgossip.engine.events import BATCHED_SCHEDULE, simulate
 from jaxgossip.io import atomic_write, save_traces
 from jaxgossip.network import graphs
 from jaxgossip.network.clocks import Clocks
@@ -123,7 +123,13 @@ def run_demo(*, num_events: int, num_seeds: int, num_records: int):
     def run(comm_rate, key):
         clocks = Clocks(graph, compute_rate=1.0, comm_rate=comm_rate)
         return simulate(
-            key, algorithm, problem, clocks, num_events=num_events, num_records=num_records
+            key,
+            algorithm,
+            problem,
+            clocks,
+            num_events=num_events,
+            num_records=num_records,
+            schedule=BATCHED_SCHEDULE,  # vmapped over the grid below
         )
 
     # One call over the (rate, seed) grid, flattened: compiled once, batched throughout.

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from jaxgossip.algorithms.registry import COUNTING, METHODS
-from jaxgossip.engine.events import simulate
+from jaxgossip.engine.events import BATCHED_SCHEDULE, simulate
 from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.engine.trace import Trace
 from jaxgossip.network.mixing import metropolis_mixing
@@ -65,7 +65,14 @@ def run_all(
 
     def run(key, algorithm):
         return simulate(
-            key, algorithm, problem, clocks, num_events=num_events, num_records=num_records, x0=x0
+            key,
+            algorithm,
+            problem,
+            clocks,
+            num_events=num_events,
+            num_records=num_records,
+            x0=x0,
+            schedule=BATCHED_SCHEDULE,  # the seeds run vmapped together
         )
 
     return _run_registered(registry, names, (problem, clocks), run, num_seeds)

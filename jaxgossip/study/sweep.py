@@ -26,7 +26,7 @@ import xarray as xr
 
 from jaxgossip.algorithms.base import Algorithm, SyncAlgorithm
 from jaxgossip.engine import fingerprint
-from jaxgossip.engine.events import init_state, simulate
+from jaxgossip.engine.events import BATCHED_SCHEDULE, init_state, simulate
 from jaxgossip.engine.long_run import check_checkpoint_path, chunk_sizes, run_budget, run_chunks
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED
@@ -342,6 +342,7 @@ def _simulate_run(
     return simulate(
         key, built, problem, run_clocks, num_events=num_steps, num_records=num_records,
         x0=x0, initial_state=state, start_time=start_time,
+        schedule=BATCHED_SCHEDULE,
     )  # fmt: skip
 
 

@@ -41,7 +41,7 @@ import xarray as xr
 from jaxgossip import theory
 from jaxgossip.algorithms.base import TheoryConditionWarning
 from jaxgossip.algorithms.registry import METHODS, REGISTRY
-from jaxgossip.engine.events import init_state, simulate
+from jaxgossip.engine.events import BATCHED_SCHEDULE, init_state, simulate
 from jaxgossip.engine.long_run import append_traces
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.network.clocks import Clocks
@@ -401,6 +401,7 @@ def _run_chunk(
             initial_state=state,
             start_time=start_time,
             node_suboptimality=False,  # unused here, and O(n * n m d) for logistic regression
+            schedule=BATCHED_SCHEDULE,
         )
 
     over_seeds = jax.vmap(run, in_axes=(None, None, None, 0, 0, 0))
