@@ -49,12 +49,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
@@ -62,10 +66,7 @@ def positive_int(text: str) -> int:
 
 def seed(text: str) -> int:
     """An argparse type: a key seed, an integer in [0, 2**32)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _integer(text)
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {value}")
     return value

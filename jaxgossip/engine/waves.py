@@ -18,10 +18,10 @@ consecutive events is applied level by level:
    Slots past a slab's events are masked (their scatter is dropped).
 
 Events of one level touch pairwise disjoint nodes, so a slab's scatter never
-writes a row twice (a compute event's two rows are one node, written with one
-value). On a large graph D is small (about 2-3 at K = 1024 for n >= 16,384) and
-a slab does C events' work in one step; on a small graph D approaches K / n
-and the slabs hold few events each.
+writes a row twice (a compute event writes its one row). On a large graph D
+is small (about 2-3 at K = 1024 for n >= 16,384) and a slab does C events'
+work in one step; on a small graph D approaches K / n and the slabs hold few
+events each.
 """
 
 from __future__ import annotations

@@ -135,11 +135,14 @@ def to_reach_table(traces: dict[str, Trace], eps: float) -> list[dict]:
             runs=diverged.size,
             first_hit={},
         )
+        fields = ("num_computations", "num_communications", "time")
+        counts = {
+            f: np.median(np.asarray(getattr(trace, f)).reshape(-1, records), 0) for f in fields
+        }
         for criterion, out in (("sustained", row), ("first", row["first_hit"])):
             position = reach_position(median, eps, criterion)
-            for field in ("num_computations", "num_communications", "time"):
-                values = np.asarray(getattr(trace, field)).reshape(-1, records)
-                value = value_at(np.median(values, 0), position)
+            for field in fields:
+                value = value_at(counts[field], position)
                 out[field] = None if np.isnan(value) else float(value)
         rows.append(row)
     return rows

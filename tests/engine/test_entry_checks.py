@@ -16,6 +16,14 @@ def _setting():
     return graph, problem, jg.Clocks(graph, 1.0, 1.0)
 
 
+def _dsgd_rounds(key, problem, **kwargs):
+    mixing = jg.metropolis_mixing(jg.graphs.ring(6))
+    algorithm = synchronous.DSGD(step_size=0.1)
+    return jg.simulate_rounds(
+        key, algorithm, problem, mixing, num_rounds=2, num_records=1, **kwargs
+    )
+
+
 @pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf")])
 def test_negative_or_non_finite_step_sizes_are_refused(value):
     with pytest.raises(ValueError, match="AsyncGossipSGD: step_size must be"):
@@ -64,17 +72,8 @@ def test_non_finite_x0_is_refused(key):
     x0[1] = np.nan
     with pytest.raises(ValueError, match="simulate: x0 contains NaN"):
         jg.simulate(key, algorithm, problem, clocks, num_events=10, num_records=1, x0=x0)
-    mixing = jg.metropolis_mixing(jg.graphs.ring(6))
     with pytest.raises(ValueError, match="simulate_rounds: x0 contains NaN"):
-        jg.simulate_rounds(
-            key,
-            synchronous.DSGD(step_size=0.1),
-            problem,
-            mixing,
-            num_rounds=2,
-            num_records=1,
-            x0=x0,
-        )
+        _dsgd_rounds(key, problem, x0=x0)
 
 
 @pytest.mark.parametrize("start", [float("nan"), -1.0, "0", float("inf")])
@@ -87,17 +86,8 @@ def test_bad_start_time_is_refused(key, start):
 
 def test_negative_start_round_is_refused(key):
     _, problem, _ = _setting()
-    mixing = jg.metropolis_mixing(jg.graphs.ring(6))
     with pytest.raises(ValueError, match="start_round must be"):
-        jg.simulate_rounds(
-            key,
-            synchronous.DSGD(step_size=0.1),
-            problem,
-            mixing,
-            num_rounds=2,
-            num_records=1,
-            start_round=-3,
-        )
+        _dsgd_rounds(key, problem, start_round=-3)
 
 
 def _minibatch_problem(num_nodes=6):
