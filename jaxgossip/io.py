@@ -163,10 +163,12 @@ def load_traces(path) -> tuple[dict[str, Trace], dict | None]:
     traces = {}
     try:
         for label, structure in zip(metadata["labels"], metadata["structures"], strict=True):
-            missing = sorted(set(names) - set(structure))
+            # Files written before learning problems have no ``metrics``: none.
+            missing = sorted(set(names) - set(structure) - {"metrics"})
             if missing:
                 raise ValueError(f"trace {label!r} lacks the fields {missing}")
-            traces[label] = Trace(**{name: _decode(structure[name], data) for name in names})
+            present = [name for name in names if name in structure]
+            traces[label] = Trace(**{name: _decode(structure[name], data) for name in present})
         config = metadata["config"]
     except (*_UNREADABLE, TypeError, AttributeError, IndexError) as error:
         raise CorruptFileError(

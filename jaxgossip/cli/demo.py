@@ -163,7 +163,7 @@ def run_demo(*, num_events: int, num_seeds: int, num_records: int):
         "num_seeds": num_seeds,
         "num_events": num_events,
         "num_records": num_records,
-        "dtype": str(problem.x_star.dtype),
+        "dtype": str(problem.dtype),
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
     }

@@ -51,7 +51,7 @@ def init_state(algorithm: Algorithm, problem, x0=None):
     Returns:
       A pytree whose leaves have a leading node axis (num_nodes, ...).
     """
-    xs0 = initial_points(x0, problem.num_nodes, problem.dim, problem.x_star.dtype)
+    xs0 = initial_points(x0, problem, problem.num_nodes)
     return jax.vmap(lambda x: algorithm.init(x, problem))(xs0)
 
 
@@ -283,7 +283,7 @@ def _simulate_compiled(
     if relative:  # back to absolute times, for a trace that continues this one
         state = shift_times(state, -end_time)
 
-    bytes_per_message = algorithm.message_floats(dim) * problem.x_star.dtype.itemsize
+    bytes_per_message = algorithm.message_floats(dim) * problem.dtype.itemsize
     return assemble_trace(initial, records, start_time, bytes_per_message, state)
 
 

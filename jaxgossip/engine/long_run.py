@@ -47,14 +47,22 @@ def append_traces(done: Trace | None, chunk: Trace) -> Trace:
     """Stitches a chunk's trace after the records so far (record axis last)."""
     if done is None:
         return chunk
-    fields = {}
-    for name in RECORDED:
-        previous, new = getattr(done, name), getattr(chunk, name)[..., 1:]
+
+    def stitch(name, previous, new):
+        new = new[..., 1:]
         if name in _CUMULATIVE:
             new = new + previous[..., -1:]  # chunk counters restart at zero
         elif name == "diverged":
             new = new | previous[..., -1:]
-        fields[name] = jnp.concatenate([jnp.asarray(previous), new], axis=-1)
+        return jnp.concatenate([jnp.asarray(previous), new], axis=-1)
+
+    fields = {}
+    for name in RECORDED:
+        previous, new = getattr(done, name), getattr(chunk, name)
+        fields[name] = None if previous is None else stitch(name, previous, new)
+    fields["metrics"] = {
+        name: stitch(name, value, chunk.metrics[name]) for name, value in done.metrics.items()
+    }
     return Trace(**fields, final_state=chunk.final_state)
 
 
@@ -232,7 +240,7 @@ def simulate_in_chunks(
     )
     if unit == "rounds":
         state = init_round_state(key, algorithm, problem, network, x0)
-        start_time = jnp.zeros((), problem.x_star.dtype)
+        start_time = jnp.zeros((), problem.dtype)
 
         def run_chunk(c, state, start_time):
             del start_time  # the rounds done: c * steps_per_chunk

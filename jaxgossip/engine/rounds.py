@@ -71,7 +71,7 @@ def init_round_state(key: jax.Array, algorithm: SyncAlgorithm, problem: Problem,
     Returns:
       The algorithm's network state, per-node leaves (n, ...).
     """
-    xs0 = initial_points(x0, mixing.num_nodes, problem.dim, problem.x_star.dtype)
+    xs0 = initial_points(x0, problem, mixing.num_nodes)
     first = mixing.at(0) if isinstance(mixing, TimeVaryingMixing) else mixing
     return algorithm.init(xs0, Oracle(problem, init_key(key)), first)
 
@@ -125,7 +125,7 @@ def _simulate_rounds_compiled(
     n, dim = mixing.num_nodes, problem.dim
     check_run_sizes("simulate_rounds", problem, n, "num_rounds", num_rounds, num_records)
     per_record = num_rounds // num_records
-    dtype = problem.x_star.dtype
+    dtype = problem.dtype
     varying = isinstance(mixing, TimeVaryingMixing)
     if varying and not algorithm.time_varying:
         raise ValueError(

@@ -20,21 +20,32 @@ import numpy as np
 class Trace(eqx.Module):
     """What a run returns: ``num_records + 1`` records, record 0 being the initial state.
 
-    Record r is taken after r * num_events / num_records events.
+    Record r is taken after r * num_events / num_records events. Which metrics
+    are recorded is the problem's to say (``problem.metric_goals``): a convex
+    problem records ``suboptimality`` and ``mean_suboptimality`` (fields here);
+    a learning problem has no f*, leaves them None and records its own
+    metrics (train and test loss and accuracy) in ``metrics``.
     """
 
     time: jax.Array  # (R+1,) simulated time of the record's last event
     num_computations: jax.Array  # (R+1,) int32, cumulative compute events
     num_communications: jax.Array  # (R+1,) int32, cumulative communication events
     bytes_sent: jax.Array  # (R+1,) float, cumulative bytes exchanged by communications
-    suboptimality: jax.Array  # (R+1,) f(x_bar) - f*, x_bar the network average
-    mean_suboptimality: jax.Array  # (R+1,) (1/n) sum_i f(x_i) - f*
     consensus: jax.Array  # (R+1,) (1/n) sum_i ||x_i - x_bar||^2
     diverged: jax.Array  # (R+1,) bool, a non-finite value has appeared by this record
     final_state: Any  # the algorithm's network state after the last event, leaves (n, ...)
+    suboptimality: jax.Array | None = None  # (R+1,) f(x_bar) - f*, x_bar the network average
+    mean_suboptimality: jax.Array | None = None  # (R+1,) (1/n) sum_i f(x_i) - f*
+    metrics: dict = eqx.field(default_factory=dict)  # name -> (R+1,), the problem's others
+
+    def records(self) -> dict[str, Any]:
+        """Every recorded quantity by name (fields that are None left out), record axis last."""
+        out = {name: getattr(self, name) for name in RECORDED}
+        out = {name: value for name, value in out.items() if value is not None}
+        return out | dict(self.metrics)
 
 
-# The Trace fields that hold one value per record (all but final_state).
+# The Trace fields that hold one value per record (all but final_state and metrics).
 RECORDED = (
     "time",
     "num_computations",
@@ -45,11 +56,15 @@ RECORDED = (
     "consensus",
     "diverged",
 )
+# The problem metrics that have a Trace field of their own.
+FIELD_METRICS = ("suboptimality", "mean_suboptimality")
 
 
-def initial_points(x0, num_nodes: int, dim: int, dtype) -> jax.Array:
+def initial_points(x0, problem, num_nodes: int) -> jax.Array:
+    """(n, d) starting points: x0 given as (d,) or (n, d), else ``problem.start_points()``."""
+    dim, dtype = problem.dim, problem.dtype
     if x0 is None:
-        return jnp.zeros((num_nodes, dim), dtype)
+        return problem.start_points()
     x0 = jnp.asarray(x0, dtype)
     if x0.shape == (dim,):
         return jnp.broadcast_to(x0, (num_nodes, dim))
@@ -95,21 +110,18 @@ def check_run_sizes(
 def network_metrics(problem, xs, state, node_suboptimality: bool = True) -> dict:
     """One record's metrics of the iterates xs (n, d) of a network state.
 
-    The run is diverged once the state or a metric is non-finite (a finite state
-    can still overflow f).
+    The problem's own (``problem.record``: suboptimality for a convex problem,
+    losses and accuracies for a learning one), the consensus distance, and
+    ``diverged``: the state or a metric is non-finite (a finite state can
+    still overflow f).
     """
     x_bar = jnp.mean(xs, axis=0)
-    if node_suboptimality:
-        mean_suboptimality = jnp.mean(problem.suboptimalities(xs))
-    else:
-        mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
-    metrics = dict(
-        suboptimality=problem.suboptimality(x_bar),
-        mean_suboptimality=mean_suboptimality,
-        consensus=jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1)),
-    )
+    metrics = dict(problem.record(xs, node_suboptimality))
+    metrics["consensus"] = jnp.mean(jnp.sum((xs - x_bar) ** 2, axis=-1))
     finite = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(state)]
-    finite += [jnp.isfinite(metrics[name]) for name in ("suboptimality", "consensus")]
+    # Per-node metrics are NaN by design when not recorded; the others must be finite.
+    skipped = problem.per_node_metrics
+    finite += [jnp.isfinite(value) for name, value in metrics.items() if name not in skipped]
     metrics["diverged"] = ~jnp.all(jnp.array(finite))
     return metrics
 
@@ -133,14 +145,17 @@ def assemble_trace(initial: dict, records: dict, start_time, bytes_per_message, 
     num_computations = jnp.cumsum(with_initial("num_computations", 0))
     num_communications = jnp.cumsum(with_initial("num_communications", 0))
     start_time = jnp.asarray(start_time)
+    counters = ("time", "num_computations", "num_communications", "consensus", "diverged")
+    metrics = {name: with_initial(name, initial[name]) for name in initial if name not in counters}
+    fields = {name: metrics.pop(name) for name in FIELD_METRICS if name in metrics}
     return Trace(
         time=with_initial("time", start_time),
         num_computations=num_computations,
         num_communications=num_communications,
         bytes_sent=num_communications.astype(start_time.dtype) * bytes_per_message,
-        suboptimality=with_initial("suboptimality", initial["suboptimality"]),
-        mean_suboptimality=with_initial("mean_suboptimality", initial["mean_suboptimality"]),
         consensus=with_initial("consensus", initial["consensus"]),
         diverged=with_initial("diverged", initial["diverged"]),
         final_state=final_state,
+        metrics=metrics,
+        **fields,
     )

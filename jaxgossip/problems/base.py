@@ -37,6 +37,16 @@ class Problem(eqx.Module):
     # True when ``suboptimality`` computes f(x) - f* without subtracting f*
     # (see ``suboptimality_floor``); a subclass that overrides it so sets it.
     exact_suboptimality: ClassVar[bool] = False
+    # A convex problem carries x*, f*, L and mu; a learning problem
+    # (``jaxgossip.problems.supervised``) does not, and says so here.
+    convex: ClassVar[bool] = True
+    # What ``record`` returns, and whether lower ("min") or higher ("max") is better.
+    metric_goals: ClassVar[dict[str, str]] = {
+        "suboptimality": "min",
+        "mean_suboptimality": "min",
+    }
+    # The metrics that ``record(xs, per_node=False)`` leaves NaN (they cost n evaluations).
+    per_node_metrics: ClassVar[tuple[str, ...]] = ("mean_suboptimality",)
 
     @property
     @abc.abstractmethod
@@ -47,6 +57,28 @@ class Problem(eqx.Module):
     def dim(self) -> int:
         """d, the dimension of x (static, read from shapes)."""
         return self.x_star.shape[-1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float dtype of the problem's data and of the iterates run on it."""
+        return self.x_star.dtype
+
+    def start_points(self) -> jax.Array:
+        """(n, d) the initial points of a run not given x0: zeros."""
+        return jnp.zeros((self.num_nodes, self.dim), self.dtype)
+
+    def record(self, xs: jax.Array, per_node: bool = True) -> dict[str, jax.Array]:
+        """One record's metrics of the iterates xs (n, d), named as in ``metric_goals``.
+
+        f(x_bar) - f* at the network average, and the mean over nodes of
+        f(x_i) - f* (NaN when ``per_node`` is False: it costs n evaluations of f).
+        """
+        x_bar = jnp.mean(xs, axis=0)
+        if per_node:
+            mean_suboptimality = jnp.mean(self.suboptimalities(xs))
+        else:
+            mean_suboptimality = jnp.full((), jnp.nan, x_bar.dtype)
+        return dict(suboptimality=self.suboptimality(x_bar), mean_suboptimality=mean_suboptimality)
 
     @property
     def kappa(self) -> jax.Array:

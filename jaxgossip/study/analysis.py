@@ -7,43 +7,56 @@ diverged; the other helpers read a ``sweep`` Dataset, whichever engine ran it.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
 
-# The metrics a diverged record no longer reports (set to NaN there).
-MASKED = ("suboptimality", "mean_suboptimality", "consensus")
+# What a diverged record keeps: when it happened and what it cost. Every other
+# recorded quantity (the problem's metrics, consensus) is set to NaN there.
+KEPT = ("time", "num_computations", "num_communications", "bytes_sent", "diverged")
+GOALS = ("min", "max")
+
+
+def metric_goals(problem) -> dict[str, str]:
+    """Recorded name -> "min" or "max" (which way is better) for runs on ``problem``."""
+    return {**problem.metric_goals, "consensus": "min"}
 
 
 def mask_divergence(records: Mapping[str, np.ndarray], divergence_factor: float) -> dict:
     """The records with ``diverged`` made final and the diverged metrics set to NaN.
 
     A record is diverged when the engine flagged it (a non-finite state), when
-    one of the ``MASKED`` metrics present in ``records`` is non-finite, or when
-    its suboptimality exceeds ``divergence_factor`` times the run's first one;
-    once diverged, a run stays diverged.
+    a recorded metric is non-finite (NaN where a metric was not recorded at
+    all, e.g. ``mean_suboptimality`` run with ``node_suboptimality=False``, is
+    ignored), or, for a convex problem, when its suboptimality exceeds
+    ``divergence_factor`` times the run's first one; once diverged, a run
+    stays diverged.
 
     Args:
       records: name -> array (..., T), records on the last axis; needs
-        ``diverged`` and ``suboptimality``. Leave out a metric that was not
-        recorded (e.g. ``mean_suboptimality`` run with ``node_suboptimality=False``).
+        ``diverged``.
       divergence_factor: > 0.
 
     Returns:
-      A new dict: ``diverged`` (..., T) bool, the ``MASKED`` metrics NaN where
-      diverged (dtypes kept), every other entry as given.
+      A new dict: ``diverged`` (..., T) bool, every metric (all but ``KEPT``)
+      NaN where diverged (dtypes kept), the ``KEPT`` entries as given.
     """
-    sub = np.asarray(records["suboptimality"])
-    # In float64, so that a huge initial suboptimality cannot overflow the threshold.
-    threshold = divergence_factor * np.maximum(
-        sub[..., :1].astype(np.float64), np.finfo(sub.dtype).tiny
-    )
-    bad = np.asarray(records["diverged"]) | (sub > threshold)
-    present = [name for name in MASKED if name in records]
+    bad = np.asarray(records["diverged"])
+    if "suboptimality" in records:
+        sub = np.asarray(records["suboptimality"])
+        # In float64, so that a huge initial suboptimality cannot overflow the threshold.
+        threshold = divergence_factor * np.maximum(
+            sub[..., :1].astype(np.float64), np.finfo(sub.dtype).tiny
+        )
+        bad = bad | (sub > threshold)
+    present = [name for name in records if name not in KEPT]
     for name in present:
-        bad |= ~np.isfinite(np.asarray(records[name]))
+        values = np.asarray(records[name])
+        recorded = ~np.all(np.isnan(values), axis=-1, keepdims=True)
+        bad = bad | (~np.isfinite(values) & recorded)
     out = dict(records)
     out["diverged"] = np.logical_or.accumulate(bad, axis=-1)  # diverged stays diverged
     for name in present:
@@ -55,19 +68,28 @@ def mask_divergence(records: Mapping[str, np.ndarray], divergence_factor: float)
 CRITERIA = ("sustained", "first")
 
 
-def reach_position(metric: np.ndarray, eps: float, criterion: str = "sustained") -> np.ndarray:
+def reach_position(
+    metric: np.ndarray, eps: float, criterion: str = "sustained", goal: str = "min"
+) -> np.ndarray:
     """Where a metric reaches eps, as a fractional record position (..., T) -> (...).
 
+    ``goal="min"`` (a suboptimality, a loss): reached means <= eps;
+    ``goal="max"`` (an accuracy): reached means >= eps.
     ``criterion="sustained"``: the first record from which the metric stays
-    <= eps to the end of the run; ``"first"``: the first record <= eps (a noisy
-    run may touch eps and climb back). Between the record before (above eps)
-    and that record the position is interpolated linearly in log(metric), the
-    metric's natural scale under linear convergence (linearly when it reaches
-    0). NaN where never reached; a NaN (diverged) record is never below eps.
+    reached to the end of the run; ``"first"``: the first record reached (a noisy
+    run may touch eps and fall back). Between the record before (not reached)
+    and that record the position is interpolated: for "min" linearly in
+    log(metric), the metric's natural scale under linear convergence
+    (linearly when it reaches 0); for "max" linearly. NaN where never
+    reached; a NaN (diverged) record never reaches.
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}; got {criterion!r}.")
+    if goal not in GOALS:
+        raise ValueError(f"goal must be one of {GOALS}; got {goal!r}.")
     metric = np.asarray(metric, np.float64)
+    if goal == "max":
+        return _reach_position_above(metric, eps, criterion)
     below = metric <= eps  # NaN compares False
     if criterion == "sustained":
         below = np.flip(np.logical_and.accumulate(np.flip(below, -1), -1), -1)
@@ -78,6 +100,21 @@ def reach_position(metric: np.ndarray, eps: float, criterion: str = "sustained")
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(previous) - np.log(eps), np.log(previous) - np.log(current)
         fraction = np.where(current > 0, logs[0] / logs[1], (previous - eps) / previous)
+    fraction = np.where(index > 0, np.clip(np.nan_to_num(fraction, nan=1.0), 0.0, 1.0), 1.0)
+    return np.where(reached, index - 1 + fraction, np.nan)
+
+
+def _reach_position_above(metric: np.ndarray, eps: float, criterion: str) -> np.ndarray:
+    """``reach_position`` for goal "max": reached at metric >= eps, linear interpolation."""
+    above = metric >= eps  # NaN compares False
+    if criterion == "sustained":
+        above = np.flip(np.logical_and.accumulate(np.flip(above, -1), -1), -1)
+    reached = above.any(-1)
+    index = np.argmax(above, -1)
+    previous = np.take_along_axis(metric, np.maximum(index - 1, 0)[..., None], -1)[..., 0]
+    current = np.take_along_axis(metric, index[..., None], -1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = (eps - previous) / (current - previous)
     fraction = np.where(index > 0, np.clip(np.nan_to_num(fraction, nan=1.0), 0.0, 1.0), 1.0)
     return np.where(reached, index - 1 + fraction, np.nan)
 
@@ -100,26 +137,34 @@ def to_reach(
     metric="suboptimality",
     by="num_computations",
     criterion: str = "sustained",
+    goal: str | None = None,
 ):
     """The value of ``by`` at which ``metric`` reaches ``eps``, per run.
 
     Args:
       ds: a ``sweep`` Dataset.
-      eps: the target.
+      eps: the target, e.g. 1e-6 for suboptimality or 0.95 for test_accuracy.
       metric: a metric of ``ds`` (NaN once diverged, so never reached after).
       by: ``num_computations``, ``num_communications``, ``time`` or ``bytes_sent``.
-      criterion: ``"sustained"`` (default): from when on the metric stays <= eps
-        to the end of the run; ``"first"``: when it first touches eps
+      criterion: ``"sustained"`` (default): from when on the metric stays
+        reached to the end of the run; ``"first"``: when it first reaches eps
         (``reach_position``). Both interpolate between records.
+      goal: ``"min"`` (reached at <= eps) or ``"max"`` (>= eps); by default
+        the metric's own, from ``ds.attrs["metric_goals"]`` ("min" if unknown).
 
     Returns:
       A float DataArray over (*grid axes, "seed"); NaN where never reached.
     """
+    if metric not in ds:
+        names = [name for name in ds.data_vars if name not in KEPT]
+        raise ValueError(f"to_reach: {metric!r} was not recorded; the metrics are {names}.")
+    if goal is None:
+        goal = json.loads(ds.attrs.get("metric_goals", "{}")).get(metric, "min")
     warn_if_below_floor(ds.attrs.get("suboptimality_floor"), eps, "to_reach", metric)
     position = xr.apply_ufunc(
         reach_position,
         ds[metric],
-        kwargs=dict(eps=eps, criterion=criterion),
+        kwargs=dict(eps=eps, criterion=criterion, goal=goal),
         input_core_dims=[["record"]],
     )
     values = xr.apply_ufunc(
@@ -149,7 +194,10 @@ def warn_if_below_floor(floor, eps, caller: str, metric: str = "suboptimality") 
 
 
 def check_precision(problem, eps: float, caller: str) -> None:
-    """``warn_if_below_floor`` for a problem: eps against ``problem.suboptimality_floor()``."""
+    """``warn_if_below_floor`` for a problem: eps against ``problem.suboptimality_floor()``
+    (a learning problem has no f*, hence no floor: nothing to check)."""
+    if not problem.convex:
+        return
     warn_if_below_floor(problem.suboptimality_floor(), eps, caller)
 
 

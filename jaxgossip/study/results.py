@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
-from jaxgossip.engine.trace import Trace
+from jaxgossip.engine.trace import RECORDED, Trace
 from jaxgossip.study.analysis import best, divergence_summary, to_reach
 from jaxgossip.study.table import format_table
 
@@ -39,11 +38,13 @@ def choose_best(ds, eps: float) -> tuple[dict, str] | None:
 def point_trace(ds, point: dict | None = None) -> Trace:
     """The runs of one grid point as a ``Trace`` with a leading seed axis (no final state)."""
     selected = ds.sel(point or {})
-    names = [f.name for f in dataclasses.fields(Trace) if f.name != "final_state"]
-    return Trace(
-        **{name: selected[name].transpose("seed", "record").values for name in names},
-        final_state=None,
-    )
+    values = {
+        name: selected[name].transpose("seed", "record").values
+        for name in selected.data_vars
+        if "record" in selected[name].dims
+    }
+    fields = {name: values.pop(name) for name in RECORDED if name in values}
+    return Trace(**fields, metrics=values, final_state=None)
 
 
 def format_point(point: dict) -> str:

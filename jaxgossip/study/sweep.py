@@ -32,7 +32,7 @@ from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.engine.trace import RECORDED
 from jaxgossip.io import CorruptFileError, atomic_write, read_npz
 from jaxgossip.network.clocks import Clocks
-from jaxgossip.study.analysis import mask_divergence
+from jaxgossip.study.analysis import mask_divergence, metric_goals
 from jaxgossip.version import VERSION
 
 RATE_AXES = ("compute_rate", "comm_rate")
@@ -124,12 +124,15 @@ def sweep(
 
     Returns:
       A Dataset with dims (*grid axes in order, "seed", "record"), coordinates
-      the axis values, ``record`` 0..num_records, and the ``Trace`` fields
-      (``METRICS``; no final state). Diverged records keep their time and
-      counters but have suboptimality, mean_suboptimality and consensus NaN.
+      the axis values, ``record`` 0..num_records, and what the runs recorded
+      (``Trace.records()``: the counters, consensus and the problem's metrics,
+      e.g. suboptimality or test_accuracy; no final state). Diverged records
+      keep their time and counters but have every metric NaN.
+      ``attrs["metric_goals"]`` (JSON) says whether each metric is to be
+      minimized or maximized.
       ``attrs["config"]`` is the sweep as JSON (with ``engine``, and
       ``num_events`` or ``num_rounds``); ``attrs["suboptimality_floor"]`` is
-      the problem's (``to_reach`` warns for targets at or below it);
+      a convex problem's (``to_reach`` warns for targets at or below it);
       ``attrs["num_devices"]`` is the number of devices the runs were sharded over.
     """
     grid = _check_grid(grid)
@@ -215,9 +218,9 @@ def sweep(
             progress=progress,
             label=f"batch {b + 1}/{num_batches}, ",
         )
-        outputs.append({m: getattr(trace, m) for m in METRICS})
+        outputs.append(trace.records())
     num_devices = len(inputs["key_data"].sharding.device_set)
-    out = {m: np.concatenate([_to_host(o[m]) for o in outputs])[:num_runs] for m in METRICS}
+    out = {m: np.concatenate([_to_host(o[m]) for o in outputs])[:num_runs] for m in outputs[0]}
     out = mask_divergence(out, divergence_factor)
 
     dims = (*grid, "seed", "record")
@@ -237,10 +240,12 @@ def sweep(
         config=json.dumps(config),
         jaxgossip_version=VERSION,
         num_devices=num_devices,
-        # For to_reach's PrecisionWarning: the smallest f - f* the run resolves.
-        suboptimality_floor=problem.suboptimality_floor(),
+        # For to_reach: which way each metric improves.
+        metric_goals=json.dumps(metric_goals(problem)),
     )
-    data = {m: (dims, out[m].reshape(*shape, num_records + 1)) for m in METRICS}
+    if problem.convex:  # for to_reach's PrecisionWarning: the smallest f - f* the run resolves
+        attrs["suboptimality_floor"] = problem.suboptimality_floor()
+    data = {m: (dims, out[m].reshape(*shape, num_records + 1)) for m in out}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -308,7 +313,7 @@ def _run_batch(algorithm, impl, num_steps, num_records, problem, network, x0, ba
         trace = _simulate_run(
             algorithm, impl, problem, network, inputs, num_steps, num_records, x0=x0
         )
-        return {m: getattr(trace, m) for m in METRICS}
+        return trace.records()
 
     return jax.vmap(run)(batch)
 
@@ -352,7 +357,7 @@ def _run_batch_in_chunks(
 ):  # fmt: skip
     """Runs a batch chunk by chunk through ``long_run.run_chunks``."""
     state = _init_batch(algorithm, impl, problem, network, x0, batch)
-    time_dtype = network.comm_rate.dtype if unit == "events" else problem.x_star.dtype
+    time_dtype = network.comm_rate.dtype if unit == "events" else problem.dtype
     start_time = jnp.zeros(batch["key_data"].shape[:1], time_dtype)
 
     def run_chunk(chunk, state, start_time):
