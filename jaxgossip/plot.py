@@ -479,3 +479,53 @@ def _describe(ds) -> str:
     name = str(attrs.get("graph", "trade-off"))
     eps = f", ε = {format_eps(attrs['eps'])}" if "eps" in attrs else ""
     return f"{name}{f' ({sizes})' if sizes else ''}{eps}"
+
+
+def plot_label_histogram(shards, *, path=None, title: str | None = None):
+    """How a split dealt the classes out: one stacked bar per node, one colour per class.
+
+    Shows at a glance how skewed a ``jaxgossip.problems.split`` is: i.i.d. bars
+    are even stripes, label and Dirichlet bars a few blocks each.
+
+    Args:
+      shards: a ``jaxgossip.problems.Shards`` (anything with ``label_histogram()``
+        returning (n, C) counts).
+      path: if given, the figure is also saved there as a PNG.
+      title: the figure's title (default: the numbers of nodes, classes, samples).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    counts = np.asarray(shards.label_histogram())  # (n, C)
+    num_nodes, num_classes = counts.shape
+    # Qualitative colours while they can be told apart; past 20 classes, a gradient.
+    cmap = colormaps["tab10" if num_classes <= 10 else "tab20" if num_classes <= 20 else "viridis"]
+    colors = cmap(np.arange(num_classes) if num_classes <= 20 else np.linspace(0, 1, num_classes))
+    fig = Figure(figsize=(min(max(6.4, 0.3 * num_nodes + 2.0), 16.0), 4.8), layout="constrained")
+    ax = fig.subplots()
+    nodes = np.arange(num_nodes)
+    bottom = np.zeros(num_nodes)
+    for c in range(num_classes):
+        ax.bar(nodes, counts[:, c], bottom=bottom, width=0.85, color=colors[c], label=f"{c}")
+        bottom += counts[:, c]
+    if num_classes <= 20:
+        fig.legend(title="class", loc="outside right upper", fontsize="small")
+    else:
+        norm = Normalize(0, num_classes - 1)
+        ticks = MaxNLocator(integer=True)
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="class", ticks=ticks)
+    ax.set_xlabel("node")
+    ax.set_ylabel("samples")
+    ax.set_xlim(-0.6, num_nodes - 0.4)
+    ax.grid(True, axis="y", alpha=0.3)
+    default = f"labels over {num_nodes} nodes ({num_classes} classes, {int(counts.sum())} samples)"
+    ax.set_title(title or default, fontsize="medium")
+    if path is not None:
+        fig.savefig(os.fspath(path), format="png", dpi=120)
+    return fig

@@ -9,6 +9,7 @@ from jaxgossip.problems.logistic import (
 )
 from jaxgossip.problems.partition import partition
 from jaxgossip.problems.quadratic import Quadratic, quadratic, quadratic_from_arrays
+from jaxgossip.problems.split import Shards, split
 
 __all__ = [
     "LeastSquares",
@@ -16,10 +17,12 @@ __all__ = [
     "Problem",
     "Quadratic",
     "SampledProblem",
+    "Shards",
     "least_squares",
     "logistic_regression",
     "logistic_regression_from_data",
     "partition",
     "quadratic",
     "quadratic_from_arrays",
+    "split",
 ]

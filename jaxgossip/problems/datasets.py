@@ -1,15 +1,20 @@
 """Real data sets for the problems: LIBSVM files, scikit-learn's bundled sets, binary labels.
 
-Every loader returns ``(features, labels)``: features (N, d) float64 and labels
-(N,) float64, one row per sample, ready for ``jaxgossip.problems.partition``.
-Nothing is downloaded: LIBSVM files are read from disk, and only the data sets
-that scikit-learn ships inside its package are offered.
+``load_libsvm`` and ``load_sklearn`` return ``(features, labels)``: features
+(N, d) float64 and labels (N,) float64, one row per sample, ready for
+``jaxgossip.problems.partition``. For classification, ``digits``,
+``classification``, ``from_arrays`` and ``load_npz`` return a ``LabelledData``:
+a stratified train/test split with labels mapped to class indices 0..C-1, ready
+for ``jaxgossip.problems.split``.
+Nothing is downloaded: LIBSVM and .npz files are read from disk, and only the
+data sets that scikit-learn ships inside its package are offered.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -164,3 +169,254 @@ def to_binary_labels(labels, *, positive=None) -> np.ndarray:
 def _describe(classes: np.ndarray) -> str:
     shown = ", ".join(f"{c:g}" if isinstance(c, float) else str(c) for c in classes[:10].tolist())
     return shown + (", ..." if classes.size > 10 else "")
+
+
+# Classification: labelled samples split into train and test.
+
+# The bundled sets with class labels (``diabetes`` has regression targets).
+CLASSIFICATION_DATASETS = tuple(name for name in SKLEARN_DATASETS if name != "diabetes")
+
+
+class Samples(NamedTuple):
+    """Labelled samples, one row each."""
+
+    features: np.ndarray  # (N, ...) float64
+    labels: np.ndarray  # (N,) int64 class indices 0..C-1
+
+
+class LabelledData(NamedTuple):
+    """A classification data set: train and test samples over the same classes."""
+
+    train: Samples
+    test: Samples
+    num_classes: int  # C; labels in both splits lie in 0..C-1
+    name: str
+
+
+def digits(*, test_fraction: float = 0.2, seed: int = 0) -> LabelledData:
+    """scikit-learn's bundled 8x8 handwritten digits: 1797 x 64, 10 classes.
+
+    Pixel intensities 0..16 are divided by 16, so features lie in [0, 1]; the
+    train/test split is stratified and depends only on ``seed``. The same as
+    ``classification("digits", ...)``.
+    """
+    return classification("digits", test_fraction=test_fraction, seed=seed)
+
+
+def classification(
+    name: str, *, test_fraction: float = 0.2, seed: int = 0, standardize: bool = True
+) -> LabelledData:
+    """One of scikit-learn's bundled classification sets, split into train and test.
+
+    Args:
+      name: ``breast_cancer``, ``digits``, ``iris`` or ``wine``.
+      test_fraction: the share of samples held out for testing, in (0, 1); the
+        split is stratified (each class in about this proportion).
+      seed: seeds the split.
+      standardize: scale the features. Each feature is centred and divided by its
+        standard deviation, both measured on the train split only, so nothing of
+        the test split leaks into training. ``digits`` is divided by 16 instead:
+        its pixels share one scale, and border pixels that are (nearly) always 0
+        would be blown up by their tiny deviation.
+
+    Raises:
+      ValueError: an unknown name, or ``diabetes`` (a regression set).
+      ImportError: scikit-learn is not installed.
+    """
+    if name not in CLASSIFICATION_DATASETS:
+        if name in SKLEARN_DATASETS:
+            problem = f"{name!r} is a regression set (real targets, not classes)"
+        else:
+            close = difflib.get_close_matches(str(name), CLASSIFICATION_DATASETS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problem = f"unknown data set {name!r}{hint}"
+        choices = ", ".join(CLASSIFICATION_DATASETS)
+        raise ValueError(
+            f"classification: {problem} (classification sets bundled with scikit-learn: {choices})."
+        )
+    features, labels = load_sklearn(name)
+    data = from_arrays(features, labels, test_fraction=test_fraction, seed=seed, name=name)
+    if not standardize:
+        return data
+    if name == "digits":
+        return data._replace(
+            train=data.train._replace(features=data.train.features / 16.0),
+            test=data.test._replace(features=data.test.features / 16.0),
+        )
+    mean = data.train.features.mean(axis=0)
+    std = data.train.features.std(axis=0)
+    std = np.where(std > 0, std, 1.0)  # a constant feature stays 0 rather than NaN
+    return data._replace(
+        train=data.train._replace(features=(data.train.features - mean) / std),
+        test=data.test._replace(features=(data.test.features - mean) / std),
+    )
+
+
+def from_arrays(
+    features,
+    labels,
+    *,
+    test=None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    name: str = "arrays",
+) -> LabelledData:
+    """A classification data set from the user's arrays.
+
+    Args:
+      features: (N, ...) numbers, finite; one sample per row (images may keep
+        their shape, e.g. (N, 28, 28)).
+      labels: (N,) class labels of any sortable values (ints, strings, ...);
+        they become indices 0..C-1 in the order of ``np.unique``.
+      test: an optional ``(features, labels)`` pair of test samples, with the
+        train features' trailing shape; the classes are those of both splits.
+        Without it, a stratified share ``test_fraction`` of the samples is held out.
+      test_fraction: in (0, 1), used only when ``test`` is None.
+      seed: seeds the split (and the order of the rows of each split).
+      name: recorded in the result.
+
+    Raises:
+      ValueError: empty, non-numeric or non-finite features, mismatched lengths
+        or shapes, fewer than two classes, or a ``test_fraction`` that leaves
+        either split empty.
+    """
+    features, labels = _check_arrays("from_arrays", features, labels)
+    if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) != 2:
+            raise ValueError("from_arrays: test must be a (features, labels) pair.")
+        test_features, test_labels = _check_arrays("from_arrays: test", *test)
+        if test_features.shape[1:] != features.shape[1:]:
+            raise ValueError(
+                f"from_arrays: test features have shape {test_features.shape} but train "
+                f"features {features.shape}; the trailing shapes must match."
+            )
+        classes, indices = _class_indices("from_arrays", np.concatenate([labels, test_labels]))
+        train_labels, test_labels = indices[: labels.size], indices[labels.size :]
+        return LabelledData(
+            train=Samples(features, train_labels),
+            test=Samples(test_features, test_labels),
+            num_classes=classes.size,
+            name=str(name),
+        )
+    classes, indices = _class_indices("from_arrays", labels)
+    train, held_out = _stratified_split(indices, test_fraction, np.random.default_rng(seed))
+    return LabelledData(
+        train=Samples(features[train], indices[train]),
+        test=Samples(features[held_out], indices[held_out]),
+        num_classes=classes.size,
+        name=str(name),
+    )
+
+
+def load_npz(path, *, test_fraction: float = 0.2, seed: int = 0) -> LabelledData:
+    """A classification data set saved with ``np.savez``.
+
+    The file holds ``x_train`` and ``y_train``, and optionally ``x_test`` and
+    ``y_test``; or ``features`` and ``labels``. Without test arrays a stratified
+    share ``test_fraction`` is held out (seeded by ``seed``). Labels may be of any
+    sortable type that loads without pickle (ints, floats, strings). The data
+    set is named after the file.
+
+    Raises:
+      ValueError: the file lacks the keys (the message lists those it has), or
+        its arrays fail ``from_arrays``'s checks.
+    """
+    path = os.fspath(path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    file = np.load(path, allow_pickle=False)
+    if not isinstance(file, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not an .npz archive (np.load read a single array).")
+    with file:
+        keys = set(file.files)
+        has = f"the file has {', '.join(sorted(keys)) or 'no arrays'}"
+        if {"x_train", "y_train"} <= keys:
+            test_keys = {"x_test", "y_test"} & keys
+            if len(test_keys) == 1:
+                raise ValueError(
+                    f"{path}: {test_keys.pop()!r} without its partner; give both "
+                    f"'x_test' and 'y_test', or neither ({has})."
+                )
+            test = (file["x_test"], file["y_test"]) if test_keys else None
+            return from_arrays(
+                file["x_train"],
+                file["y_train"],
+                test=test,
+                test_fraction=test_fraction,
+                seed=seed,
+                name=name,
+            )
+        if {"features", "labels"} <= keys:
+            return from_arrays(
+                file["features"], file["labels"], test_fraction=test_fraction, seed=seed, name=name
+            )
+    raise ValueError(
+        f"{path}: expected arrays 'x_train' and 'y_train' (optionally 'x_test' and "
+        f"'y_test'), or 'features' and 'labels'; {has}."
+    )
+
+
+def _check_arrays(where: str, features, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(N, ...) float64 features and (N,) labels, or a ValueError saying what is wrong."""
+    try:
+        features = np.asarray(features, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: features must be numeric.") from None
+    labels = np.asarray(labels)
+    if features.ndim < 2:
+        raise ValueError(
+            f"{where}: features must have shape (N, ...) with a feature axis; got "
+            f"{features.shape} (a single feature is features[:, None])."
+        )
+    if labels.ndim != 1:
+        raise ValueError(f"{where}: labels must have shape (N,); got {labels.shape}.")
+    if labels.size != features.shape[0]:
+        raise ValueError(f"{where}: {features.shape[0]} rows of features but {labels.size} labels.")
+    if labels.size == 0:
+        raise ValueError(f"{where}: no samples.")
+    if not np.all(np.isfinite(features)):
+        bad = int(np.sum(~np.all(np.isfinite(features.reshape(labels.size, -1)), axis=1)))
+        raise ValueError(f"{where}: {bad} samples have NaN or infinite features.")
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError(f"{where}: some labels are NaN or infinite.")
+    return features, labels
+
+
+def _class_indices(where: str, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct labels and each label's index among them (int64)."""
+    try:
+        classes, indices = np.unique(labels, return_inverse=True)
+    except TypeError:
+        raise ValueError(f"{where}: labels must be mutually sortable (not mixed types).") from None
+    if classes.size < 2:
+        only = classes.tolist()[0]
+        raise ValueError(f"{where}: at least 2 classes are needed; all labels are {only!r}.")
+    return classes, indices.reshape(-1).astype(np.int64)
+
+
+def _stratified_split(
+    labels: np.ndarray, test_fraction, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test), each in random order, with every class split in
+    proportion: round(N * test_fraction) test rows, apportioned to the classes by
+    largest remainder (ties broken at random)."""
+    number = isinstance(test_fraction, (int, float, np.number))
+    if isinstance(test_fraction, bool) or not number or not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}.")
+    total = labels.size
+    num_test = round(total * float(test_fraction))
+    if not 1 <= num_test <= total - 1:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {total} samples leaves the train or the "
+            "test split empty."
+        )
+    order = rng.permutation(total)
+    # A stable sort after the shuffle groups the classes, each in random order.
+    order = order[np.argsort(labels[order], kind="stable")]
+    _, starts, sizes = np.unique(labels[order], return_index=True, return_counts=True)
+    share = sizes * float(test_fraction)
+    quota = np.floor(share).astype(np.int64)
+    extra = np.lexsort((rng.random(sizes.size), quota - share))[: num_test - quota.sum()]
+    quota[extra] += 1
+    rank = np.arange(total) - np.repeat(starts, sizes)  # position within its class
+    is_test = rank < np.repeat(quota, sizes)
+    return rng.permutation(order[~is_test]), rng.permutation(order[is_test])
