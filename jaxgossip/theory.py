@@ -513,6 +513,12 @@ def _setting(kappa: float, clocks) -> dict:
 
 
 def _kappa(problem) -> float:
+    if not getattr(problem, "convex", True):
+        raise ValueError(
+            f"theory: the rates and lower bounds are for L-smooth, mu-strongly convex "
+            f"problems; the learning problem {type(problem).__name__} has no L or mu "
+            "(compare measured metrics instead)."
+        )
     return float(problem.L) / float(problem.mu)
 
 
@@ -571,10 +577,11 @@ def lower_bounds(problem, clocks, eps: float, *, x0=None) -> dict:
     |E| sqrt(kappa/gamma) log(1/eps), constant 1 (they hold up to an absolute
     constant), with gamma the gap of the rate-weighted Laplacian.
     """
+    kappa = _kappa(problem)  # refuses learning problems first
     x0 = np.zeros(problem.dim) if x0 is None else np.asarray(x0, np.float64)
     initial = float(problem.value(x0)) - float(problem.f_star)
     relative = min(float(eps) / initial, 0.5) if initial > 0 else 0.5
-    s = _setting(_kappa(problem), clocks)
+    s = _setting(kappa, clocks)
     c = s["constants"]
     bound = scaman_lower_bound(s["kappa"], c["spectral_gap"], s["n"], c["num_edges"], relative)
     return dict(

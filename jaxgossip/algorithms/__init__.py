@@ -19,6 +19,7 @@ from jaxgossip.algorithms.base import (
     hyperparameter,
     round_cost,
 )
+from jaxgossip.algorithms.local_optimizer import LocalOptimizer, OptimizerState, optimizer
 from jaxgossip.algorithms.registry import COUNTING, FAMILIES, METHODS, REGISTRY, Method, methods
 
 __all__ = [
@@ -41,4 +42,7 @@ __all__ = [
     "DADAO",
     "Gossip",
     "hyperparameter",
+    "LocalOptimizer",
+    "OptimizerState",
+    "optimizer",
 ]

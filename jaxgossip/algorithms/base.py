@@ -14,6 +14,7 @@ either.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
@@ -41,6 +42,11 @@ def hyperparameter(value) -> jax.Array:
     ):
         raise TypeError(f"a hyperparameter must be a real number or array, got {value!r}.")
     return jnp.asarray(value, dtype=jnp.result_type(float))
+
+
+def optional_hyperparameter(value) -> jax.Array | None:
+    """``hyperparameter``, letting None through (a field that an alternative replaces)."""
+    return None if value is None else hyperparameter(value)
 
 
 # Hyperparameters that are step sizes or rates under every method's theory: a
@@ -72,6 +78,42 @@ def check_problem_setting(algorithm, problem, caller: str) -> None:
         f"the problem's batch_size={batch}; pass problem.with_batch_size(None) (full local "
         "gradients) or choose a method that samples gradients."
     )
+
+
+def refuse_learning_problem(cls, problem) -> None:
+    """ValueError when ``cls.from_theory`` is given a learning problem: it has no L, mu
+    or x* to configure from. The message names the hyperparameters to give instead."""
+    if getattr(problem, "convex", True):
+        return
+    names = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get("static", False) and f.name not in ("optimizer",)
+    ]
+    given = f"{cls.__name__}({', '.join(f'{name}=...' for name in names)})"
+    if any(f.name == "optimizer" for f in dataclasses.fields(cls)):
+        given += f" or {cls.__name__}(optimizer=optax.sgd(...))"
+    raise ValueError(
+        f"{cls.__name__}.from_theory configures the method from the smoothness L, the strong "
+        f"convexity mu or the minimizer x* of a convex problem, which the learning problem "
+        f"{type(problem).__name__} does not have. Give its hyperparameters yourself: "
+        f"{given}."
+    )
+
+
+def _guard_from_theory(cls) -> None:
+    """Wraps a class's own ``from_theory`` so that it refuses learning problems first."""
+    method = cls.__dict__.get("from_theory")
+    if not isinstance(method, classmethod):
+        return
+    function = method.__func__
+
+    @functools.wraps(function)
+    def from_theory(klass, problem, *args, **kwargs):
+        refuse_learning_problem(klass, problem)
+        return function(klass, problem, *args, **kwargs)
+
+    cls.from_theory = classmethod(from_theory)
 
 
 def check_hyperparameters(module: eqx.Module) -> None:
@@ -115,6 +157,10 @@ class Algorithm(eqx.Module):
     # False when the method never calls the gradient oracle (it uses exact
     # conjugates): the engines refuse minibatch problems for it.
     honours_batch_size: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _guard_from_theory(cls)
 
     def __check_init__(self):
         check_hyperparameters(self)
@@ -219,6 +265,10 @@ class SyncAlgorithm(eqx.Module):
     time_varying: ClassVar[bool] = False
     # As for ``Algorithm``: False refuses minibatch problems.
     honours_batch_size: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _guard_from_theory(cls)
 
     def __check_init__(self):
         check_hyperparameters(self)

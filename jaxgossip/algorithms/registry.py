@@ -38,8 +38,11 @@ COUNTING = {
     "device sampling": "Push-Pull with device sampling: 1 computation per active node, 1 "
     "communication per one-way broadcast message (deg_i per active node i)",
     "centralized": "1 computation per component gradient, no communication",
+    "all-reduce": "n computations and n communications per round (each worker sends its "
+    "gradient and receives the average)",
 }
 CENTRALIZED = ("gradient_descent", "nesterov", "svrg", "katyusha")
+ALL_REDUCE = ("all_reduce_sgd",)
 DEVICE_SAMPLING = ("push_pull_device_sampling",)  # counted per active node and broadcast
 
 
@@ -60,6 +63,8 @@ class Method(NamedTuple):
 def _sync_method(name: str, cls: type) -> Method:
     if name in CENTRALIZED:
         return Method(name, cls, "centralized", "centralized")
+    if name in ALL_REDUCE:
+        return Method(name, cls, "synchronous", "all-reduce")
     counting = "device sampling" if name in DEVICE_SAMPLING else "decentralized rounds"
     return Method(name, cls, "synchronous", counting)
 

@@ -27,18 +27,24 @@ that no averaging touches, x_read_i == x_i and the step is AsyncGossipSGD's;
 staleness enters only through averaging, which is what distinguishes the two
 algorithms on one trace.
 
+With ``optimizer`` (an optax transformation) the stale gradient drives that
+optimizer's step, x_i, s_i <- step(x_i, g_i(x_read_i), s_i), its state s_i kept
+at the node; averaging touches the models only (each worker's optimizer is
+local in Algorithm 1).
+
 Inexact: with a constant step size it stalls at a floor that shrinks with the
 step size and grows with the heterogeneity of the f_i.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
 
-from jaxgossip.algorithms.base import Algorithm, hyperparameter
+from jaxgossip.algorithms.base import Algorithm, optional_hyperparameter
+from jaxgossip.algorithms.local_optimizer import LocalOptimizer, as_local_optimizer, check_step
 
 
 class ADPSGDState(NamedTuple):
@@ -46,6 +52,7 @@ class ADPSGDState(NamedTuple):
 
     x: jax.Array  # (dim,) local model
     x_read: jax.Array  # (dim,) snapshot the gradient in flight is computed at
+    opt_state: Any = None  # the optimizer's state, with ``optimizer``
 
 
 class ADPSGD(Algorithm):
@@ -53,10 +60,16 @@ class ADPSGD(Algorithm):
 
     Args:
       step_size: the gradient step gamma (an array leaf, so it can be vmapped).
+      optimizer: instead of ``step_size``, an optax ``GradientTransformation``
+        or ``jaxgossip.algorithms.optimizer(...)`` as the local step.
     """
 
-    step_size: jax.Array = eqx.field(converter=hyperparameter)
+    step_size: jax.Array | None = eqx.field(converter=optional_hyperparameter, default=None)
+    optimizer: LocalOptimizer | None = eqx.field(converter=as_local_optimizer, default=None)
     exact: ClassVar[bool] = False
+
+    def __check_init__(self):
+        check_step("ADPSGD", self.step_size, self.optimizer)
 
     @classmethod
     def from_theory(cls, problem, clocks) -> ADPSGD:
@@ -76,15 +89,19 @@ class ADPSGD(Algorithm):
 
     def init(self, x0, problem) -> ADPSGDState:
         del problem
-        return ADPSGDState(x=x0, x_read=x0)
+        opt_state = None if self.optimizer is None else self.optimizer.init(x0)
+        return ADPSGDState(x=x0, x_read=x0, opt_state=opt_state)
 
     def params(self, node: ADPSGDState) -> jax.Array:
         return node.x
 
     def on_compute(self, node: ADPSGDState, t, grad) -> ADPSGDState:
         del t
-        x = node.x - self.step_size * grad(node.x_read)
-        return ADPSGDState(x=x, x_read=x)
+        if self.optimizer is None:
+            x, opt_state = node.x - self.step_size * grad(node.x_read), None
+        else:
+            x, opt_state = self.optimizer.step(node.x, grad(node.x_read), node.opt_state)
+        return ADPSGDState(x=x, x_read=x, opt_state=opt_state)
 
     def on_communicate(self, node_i: ADPSGDState, node_j: ADPSGDState, t, edge):
         del t, edge

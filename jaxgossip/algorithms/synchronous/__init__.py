@@ -3,11 +3,12 @@
 Each class is a ``jaxgossip.algorithms.base.SyncAlgorithm`` run by
 ``jaxgossip.engine.rounds.simulate_rounds``: decentralized methods (D-SGD,
 EXTRA, DIGing, Push-Pull, Push-Pull with device sampling, MSDA, OPAPC,
-ADOM+) and centralized references
+ADOM+), all-reduce SGD (data-parallel training) and centralized references
 (gradient descent, Nesterov, SVRG, Katyusha).
 """
 
 from jaxgossip.algorithms.synchronous.adom_plus import ADOMPlus, ADOMPlusMultiConsensus
+from jaxgossip.algorithms.synchronous.all_reduce_sgd import AllReduceSGD
 from jaxgossip.algorithms.synchronous.diging import DIGing
 from jaxgossip.algorithms.synchronous.dsgd import DSGD
 from jaxgossip.algorithms.synchronous.extra import EXTRA
@@ -31,6 +32,7 @@ SYNC_REGISTRY = {
     "adom_plus": ADOMPlus,
     "adom_plus_multi": ADOMPlusMultiConsensus,
     "gradient_descent": GradientDescent,
+    "all_reduce_sgd": AllReduceSGD,
     "nesterov": Nesterov,
     "svrg": SVRG,
     "katyusha": Katyusha,
@@ -39,6 +41,7 @@ SYNC_REGISTRY = {
 __all__ = [
     "ADOMPlus",
     "ADOMPlusMultiConsensus",
+    "AllReduceSGD",
     "DIGing",
     "DSGD",
     "EXTRA",

@@ -13,6 +13,12 @@ i.e. X^{k+1} = W X^k - gamma dF(X^k) (the gradient is taken before mixing, at
 the pre-communication model). Any symmetric doubly stochastic W applies
 (Metropolis or uniform weights: pass the matching ``Mixing``).
 
+With ``optimizer`` (an optax transformation) the gradient drives each node's
+own optimizer instead: x_i^{k+1} = sum_j W_ij x_j^k + u_i^k, u_i^k the
+optimizer's update (-gamma g for plain SGD) from its state s_i, which stays
+local (the models are mixed, the momentum buffers are not, as in D-SGD with
+local momentum).
+
 Inexact: with a constant step, heterogeneous local functions leave the nodes
 in a neighbourhood of x* whose size shrinks with gamma.
 
@@ -26,8 +32,21 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax
+import optax
 
-from jaxgossip.algorithms.base import Oracle, RoundCost, SyncAlgorithm, hyperparameter, round_cost
+from jaxgossip.algorithms.base import (
+    Oracle,
+    RoundCost,
+    SyncAlgorithm,
+    optional_hyperparameter,
+    round_cost,
+)
+from jaxgossip.algorithms.local_optimizer import (
+    LocalOptimizer,
+    OptimizerState,
+    as_local_optimizer,
+    check_step,
+)
 from jaxgossip.network.mixing import Mixing
 
 
@@ -36,13 +55,19 @@ class DSGD(SyncAlgorithm):
 
     Args:
       step_size: gamma (an array leaf).
+      optimizer: instead of ``step_size``, an optax ``GradientTransformation``
+        or ``jaxgossip.algorithms.optimizer(...)`` applied at every node.
 
-    State: the models x, (n, d).
+    State: the models x, (n, d); with ``optimizer``, an ``OptimizerState``.
     """
 
-    step_size: jax.Array = eqx.field(converter=hyperparameter)
+    step_size: jax.Array | None = eqx.field(converter=optional_hyperparameter, default=None)
+    optimizer: LocalOptimizer | None = eqx.field(converter=as_local_optimizer, default=None)
     exact: ClassVar[bool] = False
     time_varying: ClassVar[bool] = True
+
+    def __check_init__(self):
+        check_step("DSGD", self.step_size, self.optimizer)
 
     @classmethod
     def from_theory(cls, problem, mixing: Mixing) -> DSGD:
@@ -52,13 +77,22 @@ class DSGD(SyncAlgorithm):
         del mixing
         return cls(step_size=0.5 / problem.L)
 
-    def init(self, xs0, oracle: Oracle, mixing: Mixing) -> jax.Array:
+    def init(self, xs0, oracle: Oracle, mixing: Mixing):
         del oracle, mixing
-        return xs0
+        if self.optimizer is None:
+            return xs0
+        return OptimizerState(x=xs0, opt_state=jax.vmap(self.optimizer.init)(xs0))
 
-    def params(self, state: jax.Array) -> jax.Array:
-        return state
+    def params(self, state) -> jax.Array:
+        return state if self.optimizer is None else state.x
 
     def round(self, state, oracle: Oracle, mixing: Mixing) -> tuple[jax.Array, RoundCost]:
-        x_new = mixing.apply(state) - self.step_size * oracle.grads(state)
-        return x_new, round_cost(mixing.num_nodes, mixing.num_links)
+        cost = round_cost(mixing.num_nodes, mixing.num_links)
+        if self.optimizer is None:
+            return mixing.apply(state) - self.step_size * oracle.grads(state), cost
+        transformation = self.optimizer.transformation()
+        updates, opt_state = jax.vmap(transformation.update)(
+            oracle.grads(state.x), state.opt_state, state.x
+        )
+        x = optax.apply_updates(mixing.apply(state.x), updates)
+        return OptimizerState(x=x, opt_state=opt_state), cost
