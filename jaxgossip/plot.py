@@ -31,6 +31,12 @@ Y_LABELS = {
     "suboptimality": "f(x̄) − f*",
     "mean_suboptimality": "(1/n) Σᵢ f(xᵢ) − f*",
     "consensus": "(1/n) Σᵢ ‖xᵢ − x̄‖²",
+    "test_accuracy": "test accuracy of x̄",
+    "train_accuracy": "train accuracy of x̄",
+    "test_loss": "test loss of x̄",
+    "train_loss": "train loss of x̄",
+    "node_test_accuracy": "mean test accuracy of the xᵢ",
+    "node_test_loss": "mean test loss of the xᵢ",
 }
 BAND = (10, 90)  # percentiles of the band drawn around the median of batched traces
 THEORY_METRICS = ("suboptimality", "mean_suboptimality")  # rows that get a theory line
@@ -50,7 +56,7 @@ def plot_convergence(
     metric: str | Sequence[str] = "suboptimality",
     rates: dict[str, float] | None = None,
 ):
-    """Draws ``metric`` (log scale) against each of ``x_axes``, one line per label.
+    """Draws ``metric`` (log scale; accuracies linear) against each of ``x_axes``, a line per label.
 
     A batched trace (leading axes from ``jax.vmap`` over seeds or any other
     sweep, all flattened into one) is drawn as its median with a 10–90%
@@ -67,7 +73,9 @@ def plot_convergence(
       traces: label -> ``Trace``, fields of shape (R+1,) or (..., R+1).
       path: if given, the figure is also saved there as a PNG.
       x_axes: ``Trace`` fields for the x axes, one column of subplots each.
-      metric: the ``Trace`` field on the y axis, or a sequence of them, one row each.
+      metric: what the y axis shows: a ``Trace`` field or one of its ``metrics``
+        (e.g. ``"test_accuracy"`` of a learning problem), or a sequence of them,
+        one row each.
       rates: label -> theory's contraction rate per unit of simulated time of that
         label's algorithm (f − f* <= C exp(−rate t)). Each is drawn as a dashed line
         of the label's colour, labelled "<label> theory", on the rows of
@@ -91,9 +99,11 @@ def plot_convergence(
         raise ValueError("plot_convergence: no traces to plot.")
     if not metrics or not x_axes:
         raise ValueError("plot_convergence: metric and x_axes must name at least one field.")
+    first = next(iter(traces.values()))
     for name in (*x_axes, *metrics):
-        if not hasattr(next(iter(traces.values())), name):
-            raise ValueError(f"plot_convergence: a Trace has no field {name!r}.")
+        if _recorded(first, name) is None:
+            names = ", ".join(sorted(first.records()))
+            raise ValueError(f"plot_convergence: the traces did not record {name!r} ({names}).")
     rates = _check_rates(rates or {}, traces)
     fig = Figure(figsize=(4.2 * len(x_axes), 0.4 + 3.2 * len(metrics)), layout="constrained")
     grid = fig.subplots(len(metrics), len(x_axes), sharey="row", squeeze=False)
@@ -119,7 +129,7 @@ def plot_convergence(
         num_runs = max(num_runs, _runs(trace.diverged).shape[0])
         rows, cut = [], []  # per row: (median, low, high) cut at the ceiling; where it cut
         for r, name in enumerate(metrics):
-            y = _runs(getattr(trace, name)).astype(float)  # (runs, R+1)
+            y = _runs(_recorded(trace, name)).astype(float)  # (runs, R+1)
             median = _percentile(y, 50)
             low = _percentile(y, BAND[0]) if y.shape[0] > 1 else median
             high = _percentile(y, BAND[1]) if y.shape[0] > 1 else None
@@ -134,7 +144,7 @@ def plot_convergence(
             label = f"{label} (diverged)"
         for r, (row, name, (median, low, high)) in enumerate(zip(grid, metrics, rows)):
             for ax, x_name in zip(row, x_axes):
-                x = np.median(_runs(getattr(trace, x_name)).astype(float), axis=0)
+                x = np.median(_runs(_recorded(trace, x_name)).astype(float), axis=0)
                 (line,) = ax.plot(x, median, label=label, linewidth=1.5, **style)
                 if high is not None:
                     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -148,7 +158,7 @@ def plot_convergence(
     for row, name in zip(grid, metrics):
         row[0].set_ylabel(Y_LABELS.get(name, name))
         for ax, x_name in zip(row, x_axes):
-            ax.set_yscale("log")
+            ax.set_yscale("linear" if name.endswith("accuracy") else "log")
             ax.set_xlabel(X_LABELS.get(x_name, x_name))
             # 20k, 1.5M: plain tick labels of event counts run into each other.
             ax.xaxis.set_major_formatter(EngFormatter(sep=""))
@@ -191,6 +201,14 @@ def _check_rates(rates: dict, traces: dict) -> dict[str, float]:
     return checked
 
 
+def _recorded(trace, name: str):
+    """A trace's records of ``name``: a field, or one of the problem's ``metrics``; None
+    when it was not recorded."""
+    if name in trace.metrics:
+        return trace.metrics[name]
+    return getattr(trace, name, None) if name != "metrics" else None
+
+
 def _runs(values) -> np.ndarray:
     """(runs, R+1): a single trace as one run, leading batch axes flattened."""
     values = np.asarray(values)
@@ -206,7 +224,7 @@ def _initial_values(traces: dict, metrics: tuple) -> np.ndarray:
     initial = np.full(len(metrics), -np.inf)
     for trace in traces.values():
         for r, name in enumerate(metrics):
-            median = _percentile(_runs(getattr(trace, name)).astype(float), 50)
+            median = _percentile(_runs(_recorded(trace, name)).astype(float), 50)
             positive = median[np.isfinite(median) & (median > 0)]
             if positive.size:
                 initial[r] = max(initial[r], positive[0])
