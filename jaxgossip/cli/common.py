@@ -147,10 +147,44 @@ def float64(enabled: bool):
 
 
 def progress_bar(total: int, unit: str, description: str):
-    """A ``tqdm`` bar on stderr counting ``total`` ``unit``s; ``bar.write`` prints above it."""
-    from tqdm import tqdm  # imported here: only the long-running commands need it
+    """A ``tqdm`` bar on stderr counting ``total`` ``unit``s; ``bar.write`` prints above it.
 
-    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, dynamic_ncols=True)
+    The bar appears at its first use (a line written, a step counted): a command
+    that fails while it checks and builds its inputs prints its one-line error
+    alone.
+    """
+    return _LazyBar(dict(total=total, unit=unit, desc=description))
+
+
+class _LazyBar:
+    """A ``tqdm`` bar made on first use; a context manager that closes it if made."""
+
+    def __init__(self, options: dict):
+        self.options, self.bar = options, None
+
+    def _made(self):
+        if self.bar is None:
+            from tqdm import tqdm  # imported here: only the long-running commands need it
+
+            self.bar = tqdm(**self.options, file=sys.stderr, dynamic_ncols=True)
+        return self.bar
+
+    def write(self, line: str) -> None:
+        self._made().write(line)
+
+    def update(self, n: int = 1) -> None:
+        self._made().update(n)
+
+    def set_postfix_str(self, text: str) -> None:
+        self._made().set_postfix_str(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
 def refuse_existing(out: str, paths) -> str | None:

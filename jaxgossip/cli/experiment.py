@@ -4,6 +4,10 @@ An experiment is one problem, one or more graphs, the clocks, and one or more
 algorithms, each with fixed hyperparameters and a grid to sweep. Every graph
 x algorithm pair is one ``jaxgossip.study.sweep.sweep`` call (the grid's points and
 the seeds batched into compiled calls), saved as ``<graph>__<algorithm>.npz``.
+Asynchronous methods run ``num_events`` events on the clocks; synchronous ones
+(D-SGD, all-reduce SGD, ...) ``num_rounds`` rounds on the graph's Metropolis
+gossip matrix. The summary ranks each sweep's grid points by what they cost to
+reach the target ``metric`` <= ``eps`` (>= for an accuracy).
 This module is ``jg.experiment``: the reader (``jaxgossip.cli.config``), the
 building (``jaxgossip.study.build``), the sweeps (``jaxgossip.study.experiment``)
 and the results (``jaxgossip.study.results``) in one place.
@@ -17,9 +21,21 @@ from 0, and what was expected)::
     seed = 0                # key of the problem, the data split and random graphs
     seeds = 4               # runs per configuration; run s uses jax.random.key(s)
                             #   (or a list of distinct seeds >= 0)
-    num_events = 20_000     # events per run (required)
-    num_records = 100       # records per run; must divide num_events
-    eps = 1e-3              # target f(x̄) - f* of the summary table
+    num_events = 20_000     # events per run of an asynchronous method (required)
+    num_records = 100       # records per run; must divide num_events (and num_rounds)
+    num_rounds = 1_000      # rounds per run of a synchronous method (required when there
+                            #   is one, else refused; a round is n computations); the
+                            #   error when missing suggests as many computations per node
+                            #   as num_events gives on the first graph
+    metric = "suboptimality"    # the target of the summary table and of the best settings:
+                            #   any recorded metric; default suboptimality, f(x̄) − f*, on
+                            #   convex problems and test_accuracy on supervised ones (also
+                            #   test_loss, train_accuracy, train_loss, node_test_accuracy,
+                            #   node_test_loss (mean over nodes of their own models),
+                            #   consensus; mean_suboptimality for convex problems)
+    eps = 1e-3              # the target value of metric: reached at metric <= eps for a
+                            #   metric to minimize, >= eps for an accuracy (then in (0, 1]);
+                            #   default 1e-3 on convex problems, required on supervised ones
     max_batch = 1024        # runs per compiled batch
     precision = "float32"   # or "float64": jax_enable_x64 from the start (for eps below
                             #   float32's resolution; also `jaxgossip run --float64`)
@@ -29,7 +45,8 @@ from 0, and what was expected)::
                             #   fold_in(key, c), so results differ from num_chunks = 1
 
     [problem]
-    kind = "logistic_regression"   # quadratic | logistic_regression | least_squares
+    kind = "logistic_regression"   # quadratic | logistic_regression | least_squares |
+                                   #   supervised (below)
     num_nodes = 16                 # n >= 2 (required)
     dim = 10                       # d (required for synthetic data)
     # quadratic:            kappa = 10.0, mu = 1.0, heterogeneity = 1.0,
@@ -47,6 +64,28 @@ from 0, and what was expected)::
     positive_class = 1      # data, logistic only: this label +1, others -1 (default: the
                             # data must have two classes; the larger label becomes +1)
 
+    [problem]               # kind = "supervised": a classifier trained on one data shard
+    kind = "supervised"     #   per node (jaxgossip.problems.supervised); no f*, L or mu, so
+    num_nodes = 16          #   no from_theory: give every algorithm its hyperparameters
+    data = "digits"         # (required) a bundled classification set: breast_cancer, digits,
+                            #   iris, wine ("sklearn:digits" too), or an .npz file (x_train,
+                            #   y_train[, x_test, y_test] or features, labels), relative to
+                            #   this file's folder
+    test_fraction = 0.2     # held out (stratified, seeded by seed) unless the file has a test split
+    standardize = true      # features to zero mean, unit deviation on the train split (digits:
+                            #   divided by 16); default true for bundled sets, false for files
+    split = "iid"           # iid | label | dirichlet: how the train split is dealt out
+    alpha = 0.1             # dirichlet only (required): 0.1 skewed, 100 near i.i.d.
+    classes_per_node = 2    # label only: shards, hence at most classes, per node
+    model = { kind = "mlp", width = 32, depth = 1, activation = "relu" }   # the defaults;
+                            #   depth = hidden layers (0: linear), activation relu | tanh;
+                            #   `model = "mlp"` takes the defaults
+    loss = "softmax_cross_entropy"  # the per-sample loss (a classification loss)
+    batch_size = 32         # minibatch of a compute event (default: the full local shard)
+    init = "shared"         # shared: every node starts from one model; per_node: node i from
+                            #   its own draw
+    eval_size = 2048        # train samples the train metrics are measured on (fixed subset)
+
     [graph]                 # one graph, or several as [[graphs]] tables with a `label`
     kind = "ring"           # ring, path, star, complete, grid, torus, hypercube,
                             # exponential, erdos_renyi, random_geometric, barbell
@@ -59,46 +98,70 @@ from 0, and what was expected)::
     comm_rate = 1.0         # per edge (default 1)
 
     [[algorithms]]
-    name = "async_gossip_sgd"   # a key of jaxgossip.algorithms.REGISTRY
+    name = "async_gossip_sgd"   # a key of jaxgossip.algorithms.METHODS: REGISTRY's run on
+                                # the clocks, SYNC_REGISTRY's (dsgd, all_reduce_sgd, ...) in rounds
     label = "sgd"               # default: name
     step_size = 0.05            # fixed hyperparameters; the others come from
-                                # from_theory(problem, clocks) at the base rates
+                                # from_theory(problem, clocks or mixing) at the base rates
+                                # (a supervised problem has none: give them all)
     relative_to_theory = false  # true: hyperparameter values (fixed and grid) are
                                 # multiples of from_theory's values
     [algorithms.grid]           # axis -> values; the product of the axes is swept
     step_size = [0.01, 0.05, 0.1]
-    comm_rate = [0.5, 1.0, 2.0]     # compute_rate/comm_rate multiply [clocks]
+    comm_rate = [0.5, 1.0, 2.0]     # compute_rate/comm_rate multiply [clocks] (asynchronous
+                                    # methods only)
+
+    [[algorithms]]              # an optax local step instead of a step size, for the methods
+    name = "async_gossip_sgd"   # that take optimizer= (async_gossip_sgd, ad_psgd, dsgd,
+    label = "sgd_momentum"      # all_reduce_sgd)
+    [algorithms.optimizer]      # name: sgd, adam, adamw, nadam, nadamw, amsgrad, adamax,
+    name = "sgd"                #   adabelief, radam, yogi, rmsprop, adagrad, lion, lamb,
+    momentum = 0.9              #   novograd (jaxgossip.study.build.OPTIMIZERS); the other keys
+                                #   are the constructor's keyword arguments: numbers (array
+                                #   leaves) or booleans (nesterov); learning_rate is required,
+                                #   here or in the grid; step_size is then refused
+    [algorithms.grid]           # grid axes may be the optimizer's numeric arguments: the
+    learning_rate = [0.01, 0.05]    # result's dimension is named after them
 
     [output]
     dir = "results/step-sizes"  # relative to the current folder; default results/<name>
-    figures = true              # <graph>.png: the best configuration of each algorithm;
+    figures = true              # <graph>.png: the best configuration of each algorithm,
+                                # the target metric against time, computations and
+                                # communications (time: rounds for synchronous methods);
                                 # <algorithm>__by_graph.png (several graphs): on each graph
 
-Keys: ``seed`` s gives the problem key ``fold_in(key(s), 0)``, the random
-graphs ``fold_in(key(s), 1)`` and the data split ``fold_in(key(s), 2)``.
+Keys: ``seed`` s gives the problem key ``fold_in(key(s), 0)`` (a supervised
+problem's model initialisation), the random graphs ``fold_in(key(s), 1)`` and
+the data split over the nodes ``fold_in(key(s), 2)``; a supervised problem's
+train/test split is seeded by s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable
 
 import jax
+import numpy as np
 
 from jaxgossip.cli.common import check_outputs
 from jaxgossip.cli.config import load_experiment, name_and_seed, parse_experiment
+from jaxgossip.engine.trace import RECORDED
 from jaxgossip.io import atomic_write
 from jaxgossip.network.factory import GRAPH_KINDS, graph_parameters, make_graph
-from jaxgossip.plot import format_eps, plot_convergence
+from jaxgossip.plot import BAND, X_LABELS, format_eps, plot_convergence
 from jaxgossip.study.build import build_graph, build_problem, configure_algorithm, hyperparameters
 from jaxgossip.study.experiment import figures, output_paths, plan_sweeps, run_sweeps
 from jaxgossip.study.results import (
     choose_best,
     format_point,
+    goal_of,
     grid_dims,
     point_trace,
     summary_table,
+    target_metric,
 )
 from jaxgossip.study.spec import (
     PROBLEM_KINDS,
@@ -123,6 +186,7 @@ __all__ = [
     "build_problem",
     "choose_best",
     "configure_algorithm",
+    "draw_convergence",
     "format_point",
     "graph_parameters",
     "hyperparameters",
@@ -151,8 +215,9 @@ def run_experiment(
     Writes into ``experiment.output_dir``: ``<graph>__<algorithm>.npz`` per pair
     (``jaxgossip.study.sweep.save_sweep``; its attrs hold the experiment), each
     as soon as its sweep ends, a figure
-    ``<graph>.png`` per graph (median f(x̄) - f* against time, computations and
-    communications for the best configuration of each algorithm), with several
+    ``<graph>.png`` per graph (the median of the target metric against time,
+    computations and communications for the best configuration of each
+    algorithm), with several
     graphs also ``<algorithm>__by_graph.png`` per algorithm (its best
     configuration on each graph), and
     ``summary.txt``, the ``summary_table``. With ``precision = "float64"`` it all
@@ -213,13 +278,15 @@ def _run_experiment(experiment, *, overwrite, resume, progress, on_sweep) -> dic
     if experiment.figures:
         for name, title, labels in figures(experiment):
             lines = {line: results[label] for line, label in labels.items()}
-            figure = plot_best(lines, experiment.eps, title=f"{experiment.name}: {title}")
+            figure = plot_best(
+                lines, experiment.eps, title=f"{experiment.name}: {title}", metric=experiment.metric
+            )
             atomic_write(
                 os.path.join(out, name),
                 lambda f, figure=figure: figure.savefig(f, format="png", dpi=120),
                 overwrite=replace,
             )
-    table = summary_table(results, experiment.eps)
+    table = summary_table(results, experiment.eps, experiment.metric)
     atomic_write(
         os.path.join(out, "summary.txt"),
         lambda f: f.write((table + "\n").encode("utf-8")),
@@ -228,25 +295,73 @@ def _run_experiment(experiment, *, overwrite, resume, progress, on_sweep) -> dic
     return results
 
 
-def plot_best(results: dict, eps: float, *, title: str | None = None):
+def plot_best(results: dict, eps: float, *, title: str | None = None, metric: str | None = None):
     """Figure: each sweep's best configuration (``choose_best``), labelled by its grid point.
 
     Args:
       results: label -> sweep Dataset, one line each.
       eps: the target that ``choose_best`` ranks by.
+      metric: the target metric, drawn on the y axis; by default the first
+        Dataset's (``target_metric``).
     """
+    metric = target_metric(next(iter(results.values())), metric)
     traces = {}
     for label, ds in results.items():
-        chosen = choose_best(ds, eps)
+        chosen = choose_best(ds, eps, metric)
         if chosen is None:
             point, text = {d: ds[d].values[0] for d in grid_dims(ds)}, "all diverged"
         else:
             point, text = chosen[0], format_point(chosen[0])
         traces[label if text == "-" else f"{label} ({text})"] = point_trace(ds, point)
-    figure = plot_convergence(traces, x_axes=("time", "num_computations", "num_communications"))
-    return add_title(
-        figure, f"{title} (best settings for ε = {format_eps(eps)})" if title else None
-    )
+    figure = draw_convergence(traces, metric)
+    if metric == "suboptimality":
+        target = f"ε = {format_eps(eps)}"
+    else:
+        relation = ">=" if goal_of(next(iter(results.values())), metric) == "max" else "<="
+        target = f"{metric} {relation} {format_eps(eps)}"
+    return add_title(figure, f"{title} (best settings for {target})" if title else None)
+
+
+def draw_convergence(
+    traces: dict, metric: str, x_axes=("time", "num_computations", "num_communications")
+):
+    """``plot.plot_convergence`` of ``metric``, or, for a metric it cannot draw (a
+    learning problem's, in ``Trace.metrics``), the same panels on a linear scale:
+    the median over runs and its 10–90% band against each of ``x_axes``."""
+    if metric in RECORDED:
+        return plot_convergence(traces, metric=metric, x_axes=x_axes)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.2 * len(x_axes), 3.6), layout="constrained")
+    axes = figure.subplots(1, len(x_axes), sharey=True, squeeze=False)[0]
+    num_runs = 1
+    for label, trace in traces.items():
+        if metric not in trace.metrics:
+            raise ValueError(f"{label!r} did not record {metric!r}.")
+        y = np.asarray(trace.metrics[metric], np.float64)
+        y = y.reshape(-1, y.shape[-1])  # (runs, records)
+        num_runs = max(num_runs, y.shape[0])
+        with warnings.catch_warnings():  # a record where every run diverged is NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, median, high = np.nanpercentile(y, (BAND[0], 50, BAND[1]), axis=0)
+        for ax, x_name in zip(axes, x_axes):
+            x = np.asarray(getattr(trace, x_name), np.float64).reshape(y.shape)
+            (line,) = ax.plot(np.median(x, axis=0), median, label=label, linewidth=1.5)
+            if y.shape[0] > 1:
+                ax.fill_between(
+                    np.median(x, axis=0), low, high, color=line.get_color(), alpha=0.2, lw=0
+                )
+    for ax, x_name in zip(axes, x_axes):
+        ax.set_xlabel(X_LABELS.get(x_name, x_name))
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel(metric)
+    axes[-1].legend(fontsize="small")
+    if num_runs > 1:
+        figure.suptitle(
+            f"median and {BAND[0]}–{BAND[1]}% band over {num_runs} runs per label",
+            fontsize="medium",
+        )
+    return figure
 
 
 def add_title(figure, title: str | None):

@@ -102,7 +102,7 @@ def _run(experiment, args) -> int:
     except (ExperimentError, FileExistsError) as exc:  # FileExistsError: written meanwhile
         return error(str(exc), "run")
     print()
-    print(summary_table(results, experiment.eps))
+    print(summary_table(results, experiment.eps, experiment.metric))
     print(f"\nresults saved in {os.path.abspath(out)}:")
     for path in output_paths(experiment):
         print(f"  {os.path.basename(path)}")

@@ -1,9 +1,11 @@
 """``jaxgossip tradeoff CONFIG``: the computation/communication trade-off from a TOML file.
 
-For each graph, ``jaxgossip.study.tradeoff.explore`` runs every algorithm's
-``from_theory`` configuration at every rate ratio (communications per
-computation) until eps is reached; the command prints the medians over seeds
-of the computations, communications and simulated time to reach eps, the best
+For each graph, ``jaxgossip.study.tradeoff.explore`` runs every algorithm (its
+``from_theory`` configuration, or the hyperparameters its table gives) at every
+rate ratio (communications per computation) until the target is reached
+(f(x̄) − f* <= eps, or e.g. test_accuracy >= eps on a learning problem); the
+command prints the medians over seeds of the computations, communications and
+simulated time to reach it, the best
 ratio under each cost model, and saves per graph the Dataset
 ``<graph>__tradeoff.npz`` (``jaxgossip.study.sweep.load_sweep`` reads it), the
 figures ``<graph>__frontier.png`` (``plot_frontier``) and ``<graph>__cost.png``
@@ -21,19 +23,32 @@ error naming the file and the key path, with the closest valid key)::
     name = "frontier"       # default: the file name without .toml
     seed = 0                # key of the problem, the data split and random graphs
     seeds = 4               # runs per algorithm and ratio
-    eps = 1e-4              # target f(x̄) − f*
+    metric = "suboptimality"    # the target's metric: default suboptimality, f(x̄) − f*
+                                #   (convex problems) or test_accuracy (supervised); any
+                                #   metric the problem records (test_loss, ...)
+    eps = 1e-4              # its target value: reached at metric <= eps for a metric to
+                            #   minimize, >= eps for an accuracy (default 1e-4 for convex
+                            #   problems; required for supervised ones)
     ratios = [0.1, 1, 10]   # communications per computation, distinct and > 0
     events_per_chunk = 20000    # runs advance chunk by chunk until eps or max_chunks
     records_per_chunk = 20      # must divide events_per_chunk
     max_chunks = 40
     algorithms = ["async_gossip_sgd", "dadao", "a2cid2"]  # REGISTRY names, from_theory
+    # or [[algorithms]] tables, as in experiment files but without grid and
+    # relative_to_theory: name, label, fixed hyperparameters (the others from
+    # from_theory at each ratio's clocks), an optional [algorithms.optimizer]; a
+    # learning problem has no from_theory, so its methods need tables that give
+    # every hyperparameter:
+    #   [[algorithms]]
+    #   name = "async_gossip_sgd"
+    #   optimizer = { name = "sgd", learning_rate = 0.05, momentum = 0.9 }
     costs = [[1.0, 0.1], [1.0, 1.0]]  # (c_grad, c_comm): cost = c_grad·computations
                                       #   + c_comm·communications (default [[1, 1]])
     precision = "float32"   # or "float64" (for eps below float32's resolution; also
                             #   --float64); `float64 = true` is the older spelling
 
-    [problem]               # as in experiment files (jaxgossip/cli/experiment.py)
-    kind = "quadratic"
+    [problem]               # as in experiment files (jaxgossip/cli/experiment.py),
+    kind = "quadratic"      #   kind = "supervised" too (no theory lower bounds then)
     num_nodes = 16
     dim = 8
 
@@ -57,12 +72,14 @@ import json
 import math
 import os
 import time
+import warnings
 import zipfile
 
 import jax
 import numpy as np
 import xarray as xr
 
+from jaxgossip.algorithms.base import TheoryConditionWarning
 from jaxgossip.algorithms.registry import REGISTRY
 from jaxgossip.cli.common import (
     add_float64_argument,
@@ -79,25 +96,28 @@ from jaxgossip.cli.config import (
     Table,
     load_toml,
     name_and_seed,
+    read_algorithm,
     read_graphs,
     read_precision,
     read_problem,
+    read_target,
     requests_float64,
     unknown,
 )
 from jaxgossip.io import atomic_write
 from jaxgossip.plot import format_eps, plot_cost, plot_frontier
-from jaxgossip.study.build import build_graph, build_problem
+from jaxgossip.study.build import build_graph, build_problem, configure_algorithm
 from jaxgossip.study.experiment import CHECKPOINTS, current_precision
-from jaxgossip.study.spec import ExperimentError, ProblemSpec
+from jaxgossip.study.spec import AlgorithmSpec, ExperimentError, ProblemSpec
 from jaxgossip.study.sweep import load_sweep, save_sweep
 from jaxgossip.study.table import format_table
-from jaxgossip.study.tradeoff import best_ratios, explore, medians
+from jaxgossip.study.tradeoff import best_ratios, explore, medians, rate_ratio_clocks
 
 _TOP = (
     "name",
     "seed",
     "seeds",
+    "metric",
     "eps",
     "ratios",
     "events_per_chunk",
@@ -128,13 +148,14 @@ class TradeoffConfig:
     events_per_chunk: int
     records_per_chunk: int
     max_chunks: int
-    algorithms: tuple  # of REGISTRY names
+    algorithms: tuple  # of AlgorithmSpec; a name alone gives one with nothing fixed
     costs: tuple  # of (c_grad, c_comm)
     float64: bool
     problem: ProblemSpec
     graphs: tuple  # of GraphSpec
     output_dir: str
     config: dict | None = None  # the file as parsed, stored with the results (for --resume)
+    metric: str = "suboptimality"  # what eps is the target value of
 
 
 def load_config(path) -> TradeoffConfig:
@@ -171,17 +192,15 @@ def parse_config(
             f"expected a multiple of records_per_chunk = {counts['records_per_chunk']}, "
             f"got {counts['events_per_chunk']}",
         )
-    eps = top.get("eps", float, 1e-4)
-    if not eps > 0:
-        raise top.error("eps", f"expected a number > 0, got {eps}")
     ratios = _ratios(top)
-    algorithms = _algorithm_names(top)
+    algorithms = _algorithms(top)
     costs = _costs(top)
     precision = read_precision(top)
     float64 = top.get("float64", bool, precision == "float64")
     if "precision" in top.data and float64 != (precision == "float64"):
         raise top.error("float64", f"contradicts precision = {precision!r}; keep precision")
     problem = read_problem(top.table("problem"), os.fspath(base_dir))
+    metric, eps = read_target(top, problem, default_eps=1e-4)
     graphs = read_graphs(top, problem, seed)
     output = top.table("output", required=False)
     output_dir = output.get("dir", str, os.path.join("results", name))
@@ -200,6 +219,7 @@ def parse_config(
         graphs=graphs,
         output_dir=output_dir,
         config=config,
+        metric=metric,
         **counts,
     )
 
@@ -224,18 +244,33 @@ def _ratios(top: Table) -> tuple:
     return tuple(float(v) for v in values)
 
 
-def _algorithm_names(top: Table) -> tuple:
+def _algorithms(top: Table) -> tuple:
+    """``algorithms``: names of ``REGISTRY`` (``from_theory``) or [[algorithms]] tables."""
     if "algorithms" not in top.data:
         raise top.error("algorithms", "missing; expected an array of algorithm names")
-    names = _array(top, "algorithms", None)
-    for k, name in enumerate(names):
-        if not isinstance(name, str):
-            raise top.error(f"algorithms[{k}]", f"expected an algorithm name, got {name!r}")
-        if name not in REGISTRY:
-            raise top.error(f"algorithms[{k}]", unknown("algorithm", name, sorted(REGISTRY)))
-    if len(set(names)) != len(names):
-        raise top.error("algorithms", f"expected distinct names, got {names}")
-    return tuple(names)
+    entries = _array(top, "algorithms", None)
+    specs, labels = [], {}
+    for k, entry in enumerate(entries):
+        key = f"algorithms[{k}]"
+        if isinstance(entry, dict):
+            spec = read_algorithm(Table(top.file, key, entry), labels, grid=False)
+        elif isinstance(entry, str):
+            if entry not in REGISTRY:
+                raise top.error(key, unknown("algorithm", entry, sorted(REGISTRY)))
+            if entry in labels:
+                raise top.error("algorithms", f"expected distinct names, got {entry!r} twice")
+            labels[entry] = key
+            spec = AlgorithmSpec(entry, entry, {}, {}, False, key)
+        else:
+            raise top.error(key, f"expected an algorithm name or a table, got {entry!r}")
+        if spec.name not in REGISTRY:
+            raise top.error(
+                key,
+                f"{spec.name} is synchronous; trade-off files explore asynchronous methods, "
+                f"whose clocks set the ratio ({', '.join(sorted(REGISTRY))})",
+            )
+        specs.append(spec)
+    return tuple(specs)
 
 
 def _costs(top: Table) -> tuple:
@@ -322,6 +357,14 @@ def _run_config(config: TradeoffConfig, *, overwrite: bool, resume: bool, progre
     )
     problem = build_problem(config)
     graphs = [(spec, build_graph(config, spec)) for spec in config.graphs]
+    factories = {a.label: _factory(config, a) for a in config.algorithms}
+    # Built once at the first ratio before anything runs: a method that cannot be
+    # configured (from_theory on a learning problem) fails here, not after other pairs.
+    clocks = rate_ratio_clocks(graphs[0][1], config.ratios[0])
+    for a in config.algorithms:
+        with warnings.catch_warnings():  # explore reports theory's conditions, once per pair
+            warnings.simplefilter("ignore", TheoryConditionWarning)
+            _check_factory(config, a, factories[a.label], problem, clocks)
     os.makedirs(out, exist_ok=True)
     results, tables = {}, []
     for k, (spec, graph) in enumerate(graphs):
@@ -329,8 +372,8 @@ def _run_config(config: TradeoffConfig, *, overwrite: bool, resume: bool, progre
         ds = _finished(f"{base}__tradeoff.npz", config) if resume else None
         if ds is not None:
             progress(f"[{k + 1}/{len(graphs)}] {spec.label}: finished already, kept")
-            for name in config.algorithms:
-                on_pair(spec.label, name)
+            for a in config.algorithms:
+                on_pair(spec.label, a.label)
         else:
             progress(
                 f"[{k + 1}/{len(graphs)}] {spec.label}: {len(config.algorithms)} algorithm(s) "
@@ -339,9 +382,10 @@ def _run_config(config: TradeoffConfig, *, overwrite: bool, resume: bool, progre
             )
             start = time.perf_counter()
             parts = []
-            for name in config.algorithms:
-                parts.append(_run_pair(config, problem, spec, graph, name, resume=resume))
-                on_pair(spec.label, name)
+            for a in config.algorithms:
+                factory = factories[a.label]
+                parts.append(_run_pair(config, problem, spec, graph, a.label, factory, resume))
+                on_pair(spec.label, a.label)
             ds = _join(parts)
             progress(f"    {time.perf_counter() - start:.1f} s")
         # Every figure is drawn before anything of this graph is written: a figure that
@@ -374,17 +418,49 @@ def pair_path(config: TradeoffConfig, graph: str, algorithm: str) -> str:
     return os.path.join(config.output_dir, CHECKPOINTS, f"{graph}__{algorithm}.npz")
 
 
-def _run_pair(config, problem, spec, graph, name: str, *, resume: bool):
-    path = pair_path(config, spec.label, name)
+def _factory(config: TradeoffConfig, spec: AlgorithmSpec):
+    """What ``explore`` builds the method with at each ratio: its name (``from_theory``)
+    when the file gave only the name, else ``(problem, clocks) -> the configured method``."""
+    if not spec.fixed and spec.optimizer is None and spec.label == spec.name:
+        return spec.name
+
+    def build(problem, clocks):
+        return configure_algorithm(config, spec, problem, clocks)[0]()
+
+    return build
+
+
+def _check_factory(config, spec: AlgorithmSpec, factory, problem, clocks) -> None:
+    """Raises ``ExperimentError`` when the method cannot be built for ``problem``."""
+    if not isinstance(factory, str):
+        factory(problem, clocks)  # configure_algorithm's errors name the table
+        return
+    try:
+        REGISTRY[factory].from_theory(problem, clocks)
+    except ValueError as error:
+        hint = ""
+        if not problem.convex:
+            hint = (
+                " In a trade-off file, give it as an [[algorithms]] table with its "
+                'hyperparameters (e.g. name = "async_gossip_sgd", step_size = 0.05).'
+            )
+        raise ExperimentError(
+            config.file, spec.key_path, f"{spec.name}.from_theory: {error}{hint}"
+        ) from None
+
+
+def _run_pair(config, problem, spec, graph, label: str, factory, resume: bool):
+    path = pair_path(config, spec.label, label)
     ds = _finished(path, config) if resume else None
     if ds is not None:
         return ds
     ds = explore(
         problem,
         graph,
-        {name: name},
+        {label: factory},
         ratios=list(config.ratios),
         eps=config.eps,
+        metric=config.metric,
         seeds=config.seeds,
         events_per_chunk=config.events_per_chunk,
         records_per_chunk=config.records_per_chunk,
@@ -442,9 +518,9 @@ def _finished(path: str, config: TradeoffConfig):
 
 
 def _remove_pairs(config: TradeoffConfig, graph: str) -> None:
-    for name in config.algorithms:
+    for a in config.algorithms:
         with contextlib.suppress(FileNotFoundError):
-            os.remove(pair_path(config, graph, name))
+            os.remove(pair_path(config, graph, a.label))
     folder = os.path.join(config.output_dir, CHECKPOINTS)
     if os.path.isdir(folder) and not os.listdir(folder):
         os.rmdir(folder)
@@ -492,13 +568,18 @@ def summary_table(ds, costs=((1.0, 1.0),)) -> str:
                 )
             )
     sizes = f"{attrs.get('num_nodes', '?')} nodes, {attrs.get('num_edges', '?')} edges"
+    metric = attrs.get("metric", "suboptimality")
+    name = "f(x̄) − f*" if metric == "suboptimality" else metric
+    relation = ">=" if attrs.get("goal", "min") == "max" else "<="
     lines = [
-        f"{attrs.get('graph', 'graph')} ({sizes}): to reach f(x̄) − f* <= "
+        f"{attrs.get('graph', 'graph')} ({sizes}): to reach {name} {relation} "
         f"{format_eps(attrs.get('eps', math.nan))}, medians over {num_seeds} seeds (not "
         "reached: by at most half of them); ratio = communications per computation",
         format_table(header, rows),
     ]
-    if "lower_computations" in attrs:
+    if not np.isfinite(float(attrs.get("lower_computations", 0.0))):
+        lines.append(f"lower bounds: {attrs.get('bound_source', 'none')}")
+    elif "lower_computations" in attrs:
         lines.append(
             f"lower bounds ({attrs.get('bound_source', '?')}), up to constants: "
             f"computations >= {float(attrs['lower_computations']):,.4g}, "

@@ -218,37 +218,59 @@ def over_seeds(obj, quantiles=(0.1, 0.5, 0.9)):
         return result
 
 
-def best(ds: xr.Dataset, *, criterion="final", eps=None, by="num_computations") -> dict:
+def best(
+    ds: xr.Dataset,
+    *,
+    criterion="final",
+    eps=None,
+    by="num_computations",
+    metric="suboptimality",
+    goal: str | None = None,
+) -> dict:
     """The best configuration of the grid, over the median of its seeds.
 
     Args:
       ds: a ``sweep`` Dataset.
-      criterion: ``"final"``, the lowest median final suboptimality, or
+      criterion: ``"final"``, the best median final value of ``metric`` (the
+        lowest for a metric to minimize, the highest for one to maximize), or
         ``"to_reach"``, the fewest median ``by`` to reach ``eps`` (a seed that
         never reaches counts as infinite, so more than half must reach).
-      eps: the target for ``"to_reach"``.
+      eps: the target for ``"to_reach"`` (e.g. 1e-6 for suboptimality, 0.95
+        for test_accuracy).
       by: the budget ``to_reach`` counts in.
+      metric: a recorded metric, e.g. ``"suboptimality"`` or ``"test_accuracy"``.
+      goal: ``"min"`` or ``"max"``; by default the metric's own, from
+        ``ds.attrs["metric_goals"]`` ("min" if unknown).
 
     Returns:
-      ``{axis: value, ..., "score": score}``. A configuration with any diverged
+      ``{axis: value, ..., "score": score}``, the score being the median final
+      value or the median cost to reach. A configuration with any diverged
       seed never wins.
 
     Raises:
-      ValueError: no configuration qualifies.
+      ValueError: no configuration qualifies, or ``metric`` was not recorded.
     """
+    if metric not in ds:
+        names = [name for name in ds.data_vars if name not in KEPT]
+        raise ValueError(f"best: {metric!r} was not recorded; the metrics are {names}.")
+    if goal is None:
+        goal = json.loads(ds.attrs.get("metric_goals", "{}")).get(metric, "min")
+    if goal not in GOALS:
+        raise ValueError(f"best: goal must be one of {GOALS}; got {goal!r}.")
+    highest = criterion == "final" and goal == "max"
     if criterion == "final":
-        score = ds["suboptimality"].isel(record=-1).median("seed", skipna=False)
+        score = ds[metric].isel(record=-1).median("seed", skipna=False)
     elif criterion == "to_reach":
         if eps is None:
             raise ValueError('best: criterion="to_reach" needs eps.')
-        score = to_reach(ds, eps, by=by).fillna(np.inf).median("seed")
+        score = to_reach(ds, eps, metric=metric, by=by, goal=goal).fillna(np.inf).median("seed")
     else:
         raise ValueError(f'best: criterion must be "final" or "to_reach"; got {criterion!r}.')
     ok = ~ds["diverged"].any(("seed", "record")) & np.isfinite(score)
     values = np.where(ok.values, score.values, np.nan)
     if np.all(np.isnan(values)):
         raise ValueError("best: every configuration diverged or never reached the target.")
-    position = np.unravel_index(np.nanargmin(values), values.shape)
+    position = np.unravel_index((np.nanargmax if highest else np.nanargmin)(values), values.shape)
     result = {d: score[d].values[i].item() for d, i in zip(score.dims, position)}
     result["score"] = float(values[position])
     return result

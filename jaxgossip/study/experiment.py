@@ -1,8 +1,11 @@
 """Running an experiment's sweeps: every graph x algorithm pair, built first, then swept.
 
 Each pair is one ``jaxgossip.study.sweep.sweep`` call (the grid's points and the
-seeds batched into compiled calls), saved as ``<graph>__<algorithm>.npz`` with
-the experiment in its attrs. ``plan_sweeps`` builds everything before anything
+seeds batched into compiled calls): an asynchronous method's on the experiment's
+clocks for ``num_events`` events, a synchronous one's on the graph's Metropolis
+gossip matrix for ``num_rounds`` rounds. Each is saved as
+``<graph>__<algorithm>.npz`` with the experiment (and its target ``metric``) in
+its attrs. ``plan_sweeps`` builds everything before anything
 runs, so that a bad setting fails at once; ``run_sweeps`` runs the plans. The
 file format, the figures and ``summary.txt`` are the front-end's:
 ``jaxgossip.cli.experiment.run_experiment`` does all of it.
@@ -27,9 +30,14 @@ from typing import NamedTuple
 
 import jax
 
-from jaxgossip.network.clocks import Clocks
-from jaxgossip.study.analysis import check_precision
-from jaxgossip.study.build import build_graph, build_problem, configure_algorithm
+from jaxgossip.study.analysis import check_precision, metric_goals
+from jaxgossip.study.build import (
+    build_graph,
+    build_network,
+    build_problem,
+    configure_algorithm,
+    method,
+)
 from jaxgossip.study.spec import AlgorithmSpec, Experiment, ExperimentError, GraphSpec
 from jaxgossip.study.sweep import load_sweep, save_sweep, sweep
 
@@ -41,7 +49,7 @@ class Plan(NamedTuple):
 
     graph: GraphSpec
     algorithm: AlgorithmSpec
-    clocks: Clocks
+    network: object  # Clocks (event engine) or Mixing (round engine)
     build: Callable  # grid point -> algorithm, for ``sweep``
     grid: dict  # axis -> values
     values: dict  # the fixed hyperparameters, stored with the results
@@ -91,13 +99,21 @@ def plan_sweeps(experiment: Experiment) -> tuple[object, list[Plan]]:
       ExperimentError: the problem, a graph or an algorithm cannot be built.
     """
     problem = build_problem(experiment)
-    check_precision(problem, experiment.eps, f"experiment {experiment.name!r}")
+    if experiment.metric not in metric_goals(problem):
+        raise ExperimentError(
+            experiment.file,
+            "metric",
+            f"the problem does not record {experiment.metric!r}; it records "
+            f"{', '.join(sorted(metric_goals(problem)))}",
+        )
+    if experiment.metric in ("suboptimality", "mean_suboptimality"):
+        check_precision(problem, experiment.eps, f"experiment {experiment.name!r}")
     plans = []
     for g in experiment.graphs:
         graph = build_graph(experiment, g)
-        clocks = Clocks(graph, experiment.compute_rate, experiment.comm_rate)
         for a in experiment.algorithms:
-            plans.append(Plan(g, a, clocks, *configure_algorithm(experiment, a, problem, clocks)))
+            network = build_network(experiment, graph, method(a.name)[1])
+            plans.append(Plan(g, a, network, *configure_algorithm(experiment, a, problem, network)))
     return problem, plans
 
 
@@ -135,12 +151,13 @@ def run_sweeps(
     described = describe_problem(experiment, problem)
     num_seeds = experiment.seeds if isinstance(experiment.seeds, int) else len(experiment.seeds)
     results = {}
-    for k, (g, a, clocks, build, grid, values) in enumerate(plans):
+    for k, (g, a, network, build, grid, values) in enumerate(plans):
         name, path = f"{g.label}__{a.label}", result_path(experiment, g, a)
         num_configs = math.prod(len(v) for v in grid.values())
+        unit, steps = budget(experiment, a)
         described_sweep = (
             f"[{k + 1}/{len(plans)}] {g.label} x {a.label}: {num_configs} configuration(s) x "
-            f"{num_seeds} seed(s) x {experiment.num_events:,} events"
+            f"{num_seeds} seed(s) x {steps:,} {unit}"
         )
         ds = finished(path, experiment) if resume else None
         if ds is not None:
@@ -148,7 +165,7 @@ def run_sweeps(
         else:
             say(described_sweep)
             start = time.perf_counter()
-            ds = _run_plan(experiment, problem, g, a, clocks, build, grid, resume=resume)
+            ds = _run_plan(experiment, problem, g, a, network, build, grid, resume=resume)
             config = json.loads(ds.attrs.get("config", "{}"))
             config["algorithm"] = a.name
             ds.attrs.update(
@@ -166,6 +183,7 @@ def run_sweeps(
                 compute_rate=experiment.compute_rate,
                 comm_rate=experiment.comm_rate,
                 eps=experiment.eps,
+                metric=experiment.metric,
             )
             save_sweep(path, ds, overwrite=overwrite or resume)
             _remove_checkpoints(experiment, name)
@@ -176,17 +194,25 @@ def run_sweeps(
     return results
 
 
-def _run_plan(experiment, problem, g, a, clocks, build, grid, *, resume: bool):
+def budget(experiment: Experiment, algorithm: AlgorithmSpec) -> tuple[str, int]:
+    """``("events", num_events)`` or, for a synchronous method, ``("rounds", num_rounds)``."""
+    if method(algorithm.name)[1] == "rounds":
+        return "rounds", experiment.num_rounds
+    return "events", experiment.num_events
+
+
+def _run_plan(experiment, problem, g, a, network, build, grid, *, resume: bool):
     chunked = experiment.num_chunks > 1
     folder = os.path.join(experiment.output_dir, CHECKPOINTS)
     if chunked:
         os.makedirs(folder, exist_ok=True)
+    unit, steps = budget(experiment, a)
     try:
         return sweep(
             build,
             problem,
-            clocks,
-            num_events=experiment.num_events,
+            network,
+            **{f"num_{unit}": steps},
             num_records=experiment.num_records,
             grid=grid,
             seeds=list(experiment.seeds)
@@ -258,5 +284,6 @@ def describe_problem(experiment: Experiment, problem) -> dict:
     spec = experiment.problem
     described = {"kind": spec.kind, "data": spec.data, **spec.options}
     described.update(num_nodes=problem.num_nodes, dim=problem.dim, seed=experiment.seed)
-    described.update(L=float(problem.L), mu=float(problem.mu), f_star=float(problem.f_star))
+    if problem.convex:  # a learning problem has no L, mu or f*
+        described.update(L=float(problem.L), mu=float(problem.mu), f_star=float(problem.f_star))
     return described

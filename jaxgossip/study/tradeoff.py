@@ -2,7 +2,9 @@
 
 For a grid of ratios rho (communications per gradient computation), ``explore``
 runs every algorithm at each ratio over several seeds and reports, per run, the
-computations, communications and time it needed to reach f(x_bar) - f* <= eps,
+computations, communications and time it needed to reach a target: by default
+f(x_bar) - f* <= eps, or any recorded metric, e.g. test_accuracy >= 0.95 on a
+learning problem (its direction from the problem's ``metric_goals``),
 asynchronous and synchronous methods side by side in one Dataset (so that
 ``plot.plot_frontier`` draws them on one frontier):
 
@@ -18,7 +20,9 @@ asynchronous and synchronous methods side by side in one Dataset (so that
   ``simulate_rounds`` call.
 
 A Python loop over chunks stops as soon as every run has reached eps or
-diverged (``analysis.mask_divergence``, the rule sweeps use too).
+diverged (``analysis.mask_divergence``, the rule sweeps use too). A learning
+problem has no theory lower bounds: they are NaN, and ``attrs["bound_source"]``
+says why.
 ``medians``, ``cost_to_reach`` and ``best_ratios`` read the resulting Dataset.
 """
 
@@ -46,7 +50,7 @@ from jaxgossip.engine.long_run import append_traces
 from jaxgossip.engine.rounds import init_round_state, simulate_rounds
 from jaxgossip.network.clocks import Clocks
 from jaxgossip.network.mixing import Mixing, metropolis_mixing
-from jaxgossip.study.analysis import check_precision, mask_divergence
+from jaxgossip.study.analysis import GOALS, check_precision, mask_divergence, metric_goals
 
 REACH = ("computations", "communications", "time")
 
@@ -103,6 +107,8 @@ def explore(
     *,
     ratios,
     eps: float,
+    metric: str = "suboptimality",
+    goal: str | None = None,
     seeds=4,
     events_per_chunk: int,
     records_per_chunk: int = 20,
@@ -137,7 +143,14 @@ def explore(
         ratios must share one pytree structure and leaf shapes.
       ratios: 1-D communications per computation, > 0 (at least two decades make
         a frontier).
-      eps: the absolute target on f(x_bar) - f*.
+      eps: the target value of ``metric``, e.g. 1e-4 for f(x_bar) - f* or 0.95
+        for test_accuracy.
+      metric: a metric the problem records (``analysis.metric_goals(problem)``):
+        ``suboptimality`` (default), or on a learning problem e.g.
+        ``test_accuracy`` or ``test_loss``; a run reaches the target at its
+        first record with metric <= eps (goal "min") or >= eps (goal "max").
+      goal: ``"min"`` or ``"max"``; by default the metric's own, from the
+        problem's ``metric_goals``.
       seeds: S, for seeds 0..S-1, or a sequence of ints >= 0; seed s runs with
         ``jax.random.key(s)`` at every ratio (common random numbers).
       events_per_chunk: events of every asynchronous run per compiled call, a
@@ -165,12 +178,13 @@ def explore(
       ``engine`` ("events" or "rounds") along "algorithm", and data variables
 
       - ``computations``, ``communications``, ``time`` (float64): the cumulative
-        counts and time at the first record with f(x_bar) - f* <= eps (time is
+        counts and time at the first record that reaches the target (time is
         simulated time for an asynchronous run, rounds for a synchronous one);
         NaN where the run did not reach eps within its budget, or diverged. A
         synchronous run's counts are its rounds times the round's cost: n
         computations and K |E| communications per round.
-      - ``final_suboptimality`` (float64): at the last record run; NaN once diverged.
+      - ``final_<metric>`` (float64), e.g. ``final_suboptimality``: the metric at
+        the last record run; NaN once diverged.
       - ``diverged`` (bool): the run diverged at some record it ran. An
         unstable run (e.g. DADAO below its communication-rate condition) may dip
         under eps before it blows up; it then counts as diverged, not reached,
@@ -186,14 +200,19 @@ def explore(
         communications per computation run: rho for an asynchronous method (its
         clocks' expectation), K |E| / n as counted for a synchronous one.
 
-      attrs: eps, num_nodes, num_edges, graph, compute_rate, divergence_factor,
-      events_per_chunk, records_per_chunk, rounds_per_chunk, max_chunks,
-      compilations (compiled chunk functions this call created: one per
-      asynchronous algorithm and one per synchronous algorithm and K, none when
-      an identical earlier call left them cached), and lower_computations,
+      attrs: eps, metric, goal, num_nodes, num_edges, graph, compute_rate,
+      divergence_factor, events_per_chunk, records_per_chunk, rounds_per_chunk,
+      max_chunks, compilations (compiled chunk functions this call created: one
+      per asynchronous algorithm and one per synchronous algorithm and K, none
+      when an identical earlier call left them cached), and lower_computations,
       lower_communications, bound_source from
       ``jaxgossip.theory.lower_bounds(problem, clocks, eps)`` at the clocks of ratio 1
-      (with ``x0=`` the mean initial point when ``x0`` is given).
+      (with ``x0=`` the mean initial point when ``x0`` is given); for a learning
+      problem, or a metric other than suboptimality, the bounds are NaN and
+      bound_source says that there are none.
+
+    Raises:
+      ValueError: bad arguments, or a metric the problem does not record.
     """
     algorithms = _factories(algorithms)
     ratios = np.asarray(ratios, np.float64)
@@ -213,7 +232,16 @@ def explore(
         )
     if max_chunks < 1:
         raise ValueError(f"explore: max_chunks must be >= 1; got {max_chunks}.")
-    check_precision(problem, eps, "explore")
+    goals = metric_goals(problem)
+    if metric not in goals:
+        raise ValueError(
+            f"explore: the problem does not record {metric!r}; it records {sorted(goals)}."
+        )
+    goal = goals[metric] if goal is None else goal
+    if goal not in GOALS:
+        raise ValueError(f"explore: goal must be one of {GOALS}; got {goal!r}.")
+    if metric == "suboptimality":
+        check_precision(problem, eps, "explore")
     if not divergence_factor > 0:
         raise ValueError(f"explore: divergence_factor must be > 0; got {divergence_factor!r}.")
     if any(engine == "rounds" for engine, _ in algorithms.values()):
@@ -224,14 +252,10 @@ def explore(
         ) != (graph.num_nodes, graph.num_edges):
             raise ValueError("explore: mixing must be a fixed Mixing on graph.")
     # Before any run, so that a failing bound wastes no simulation.
-    unit_clocks = rate_ratio_clocks(graph, 1.0, compute_rate)
-    if x0 is None:
-        bounds = theory.lower_bounds(problem, unit_clocks, eps)
-    else:  # the bound is relative to f(x_bar_0) - f*, the first record's suboptimality
-        x_bar = np.mean(np.reshape(np.asarray(x0, np.float64), (-1, problem.dim)), axis=0)
-        bounds = theory.lower_bounds(problem, unit_clocks, eps, x0=x_bar)
-
-    settle = dict(eps=eps, divergence_factor=divergence_factor, progress=progress)
+    bounds = _lower_bounds(problem, graph, compute_rate, eps, x0, metric)
+    settle = dict(
+        eps=eps, metric=metric, goal=goal, divergence_factor=divergence_factor, progress=progress
+    )
     cached = _run_chunk._cache_size() + _run_rounds_chunk._cache_size()
     results = {}
     for label, (engine, factory) in algorithms.items():
@@ -249,7 +273,7 @@ def explore(
     dims = ("algorithm", "ratio", "seed")
     data = {
         name: (dims, np.stack([results[label][name] for label in algorithms]))
-        for name in (*REACH, "final_suboptimality", "diverged", "events", "rounds")
+        for name in (*REACH, f"final_{metric}", "diverged", "events", "rounds")
     }
     data["realized_ratio"] = (
         dims[:2],
@@ -263,6 +287,8 @@ def explore(
     )
     attrs = dict(
         eps=float(eps),
+        metric=str(metric),
+        goal=str(goal),
         num_nodes=int(graph.num_nodes),
         num_edges=int(graph.num_edges),
         graph=str(graph_name),
@@ -280,9 +306,27 @@ def explore(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def _lower_bounds(problem, graph, compute_rate, eps, x0, metric) -> dict:
+    """``theory.lower_bounds`` at the clocks of ratio 1; NaN, with the reason as the
+    source, for a learning problem or a target on another metric than f(x_bar) - f*."""
+    if not problem.convex or metric != "suboptimality":
+        why = "a learning problem" if not problem.convex else f"a target on {metric}"
+        return dict(
+            computations=np.nan,
+            communications=np.nan,
+            source=f"none: theory's lower bounds are on f(x̄) − f* of convex problems, not {why}",
+        )
+    unit_clocks = rate_ratio_clocks(graph, 1.0, compute_rate)
+    if x0 is None:
+        return theory.lower_bounds(problem, unit_clocks, eps)
+    # The bound is relative to f(x_bar_0) - f*, the first record's suboptimality.
+    x_bar = np.mean(np.reshape(np.asarray(x0, np.float64), (-1, problem.dim)), axis=0)
+    return theory.lower_bounds(problem, unit_clocks, eps, x0=x_bar)
+
+
 def _explore_events(
     label, factory, problem, graph, ratios, seeds, x0, compute_rate, events_per_chunk,
-    records_per_chunk, max_chunks, *, eps, divergence_factor, progress,
+    records_per_chunk, max_chunks, *, eps, metric, goal, divergence_factor, progress,
 ):  # fmt: skip
     """One asynchronous algorithm: every (ratio, seed) run in one vmapped chunk function."""
     clocks = [rate_ratio_clocks(graph, rho, compute_rate) for rho in ratios]
@@ -290,6 +334,8 @@ def _explore_events(
     comm_rates = jnp.stack([c.comm_rate for c in clocks])  # (R, E)
     keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
     sizes = dict(events_per_chunk=events_per_chunk, records_per_chunk=records_per_chunk)
+    # Per-node metrics cost n evaluations a record: only when they are the target.
+    sizes["per_node"] = metric in problem.per_node_metrics
     algorithm = _stack(label, _built_per_ratio(label, factory, problem, clocks, ratios))
     # Initial states (R, S, n, ...): init may read hyperparameters, so vmap it over ratios.
     state = jax.vmap(lambda a: init_state(a, problem, x0), axis_size=len(ratios))(algorithm)
@@ -303,7 +349,7 @@ def _explore_events(
         )  # fmt: skip
         trace = append_traces(trace, chunk)
         state, start_time = trace.final_state, trace.time[..., -1]
-        result = _settle(trace, eps, divergence_factor)
+        result = _settle(trace, eps, metric, goal, divergence_factor)
         done = int(np.sum(result.pop("settled")))
         if progress:
             _report(label, c, max_chunks, done, result["diverged"].size, started)
@@ -317,7 +363,7 @@ def _explore_events(
 
 def _explore_rounds(
     label, build, problem, mixing, ratios, seeds, x0, rounds_per_chunk, records_per_chunk,
-    max_chunks, *, eps, divergence_factor, progress,
+    max_chunks, *, eps, metric, goal, divergence_factor, progress,
 ):  # fmt: skip
     """One synchronous algorithm: per K, every seed's run in one vmapped chunk function."""
     keys = jnp.stack([jax.random.key(s) for s in seeds])  # (S,)
@@ -334,7 +380,7 @@ def _explore_rounds(
             chunk = _run_rounds_chunk(algorithm, problem, mixing, keys, start_round, state, **sizes)
             trace = append_traces(trace, chunk)
             state = trace.final_state
-            result = _settle(trace, eps, divergence_factor)
+            result = _settle(trace, eps, metric, goal, divergence_factor)
             done = int(np.sum(result.pop("settled")))
             if progress:
                 _report(f"{label} (K={k})", c, max_chunks, done, len(seeds), started)
@@ -380,11 +426,11 @@ def _run_rounds_chunk(algorithm, problem, mixing, keys, start_round, state, **si
     return jax.vmap(run)(keys, state)
 
 
-@functools.partial(jax.jit, static_argnames=("events_per_chunk", "records_per_chunk"))
+@functools.partial(jax.jit, static_argnames=("events_per_chunk", "records_per_chunk", "per_node"))
 def _run_chunk(
     algorithm, problem, graph, compute_rate, comm_rate, keys, chunk, state, start_time, **sizes
 ):
-    """One chunk of every (ratio, seed) run.
+    """One chunk of every (ratio, seed) run; ``per_node``: record the per-node metrics.
 
     algorithm leaves (R, ...), compute_rate (R, n), comm_rate (R, E), keys (S,),
     state leaves (R, S, n, ...), start_time (R, S) -> a Trace with records (R, S, K + 1).
@@ -400,7 +446,8 @@ def _run_chunk(
             num_records=sizes["records_per_chunk"],
             initial_state=state,
             start_time=start_time,
-            node_suboptimality=False,  # unused here, and O(n * n m d) for logistic regression
+            # O(n * n m d) for logistic regression: only when it is the target.
+            node_suboptimality=sizes["per_node"],
             schedule=BATCHED_SCHEDULE,
         )
 
@@ -410,15 +457,13 @@ def _run_chunk(
     )
 
 
-def _settle(trace, eps: float, divergence_factor: float) -> dict:
+def _settle(trace, eps: float, metric: str, goal: str, divergence_factor: float) -> dict:
     """Per-run results (...) of a stitched trace (records last), and whether each run is settled."""
-    # mean_suboptimality is not recorded here (NaN), so it is left out of the mask.
-    records = dict(
-        diverged=np.asarray(trace.diverged), suboptimality=np.asarray(trace.suboptimality)
-    )
+    # Every recorded metric enters the mask (one not recorded, all NaN, is ignored).
+    records = {name: np.asarray(value) for name, value in trace.records().items()}
     bad = mask_divergence(records, divergence_factor)["diverged"]
-    sub = np.asarray(trace.suboptimality, np.float64)
-    reached = (sub <= eps) & ~bad
+    values = records[metric].astype(np.float64)
+    reached = ((values <= eps) if goal == "min" else (values >= eps)) & ~bad
     ever = reached.any(-1)
     first = reached.argmax(-1)[..., None]
     diverged = bad[..., -1]
@@ -429,7 +474,7 @@ def _settle(trace, eps: float, divergence_factor: float) -> dict:
 
     counters = (trace.num_computations, trace.num_communications, trace.time)
     result = {name: at_first(values) for name, values in zip(REACH, counters)}
-    result["final_suboptimality"] = np.where(diverged, np.nan, sub[..., -1])
+    result[f"final_{metric}"] = np.where(diverged, np.nan, values[..., -1])
     result["diverged"] = diverged
     result["settled"] = ever | diverged
     return result
@@ -538,16 +583,18 @@ def _stack(label: str, built: list):
 def medians(ds: xr.Dataset) -> xr.Dataset:
     """Medians over ``seed`` of an ``explore`` Dataset, a run that did not reach counting +inf.
 
-    ``computations``, ``communications``, ``time`` and ``final_suboptimality``
-    count NaN (not reached, or diverged) as +infinity, so their median is NaN
-    unless more than half the seeds reached (for an even count the two middle
-    runs are averaged, so exactly half reaching gives NaN). ``diverged`` becomes
+    ``computations``, ``communications``, ``time`` and the final metric
+    (``final_suboptimality``, ``final_test_accuracy``, ...) count NaN (not
+    reached, or diverged) as +infinity, so their median is NaN unless more than
+    half the seeds reached (for an even count the two middle runs are averaged,
+    so exactly half reaching gives NaN). ``diverged`` becomes
     ``diverged_fraction`` and a ``reached_fraction`` is added; ``events`` is
     the most events any seed ran, as is ``rounds``; ``realized_ratio`` is
     kept. Attributes are kept.
     """
     out = {}
-    for name in (*REACH, "final_suboptimality"):
+    finals = [name for name in ds.data_vars if name.startswith("final_")]
+    for name in (*REACH, *finals):
         median = ds[name].fillna(np.inf).median("seed")
         out[name] = median.where(np.isfinite(median))
     out["reached_fraction"] = ds["computations"].notnull().mean("seed")

@@ -222,7 +222,8 @@ def test_save_load_roundtrip(with_divergence, tmp_path):
         (dict(grid={"step_size": [0.1]}, max_batch=0), "max_batch"),
         (dict(grid={"step_size": [0.1]}, seeds=0), "seeds"),
         (dict(grid={"step_size": [0.1]}, num_events=1001), "multiple"),
-        (dict(), "cannot build AsyncGossipSGD"),  # step_size missing
+        # step_size missing: the class's own check (step_size and optimizer are optional)
+        (dict(), "AsyncGossipSGD: give step_size .* or optimizer"),
     ],
 )
 def test_bad_inputs_raise(kwargs, match):
