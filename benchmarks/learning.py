@@ -14,6 +14,8 @@ excluded (a warm-up call first, then the best of --repeats calls ended by
     and event-runs/s;
   * the share of the single run's time in
       - metrics: the same run recording once (the difference is the records'),
+        with and without the per-node metrics (``node_suboptimality``), and one
+        record timed alone (a difference of two long runs drowns in load noise),
       - gradients: as many minibatch gradients (``problem.local_grad``) as the
         run has compute events, vmapped in one call (``lax.map`` in chunks of
         4,096 to bound memory), and one per step of a ``lax.scan`` whose carry
@@ -42,6 +44,7 @@ import numpy as np
 import optax
 
 import jaxgossip as jg
+from jaxgossip.engine.trace import network_metrics
 
 NUM_NODES, BATCH_SIZE, MOMENTUM, LEARNING_RATE = 32, 32, 0.9, 0.05
 COMPUTE_RATE, EDGE_RATE = 1.0, 0.5
@@ -152,6 +155,21 @@ def gradient_fns(key, problem, count: int):
     return lambda: vmapped(keys, nodes), lambda: scanned(keys, nodes)
 
 
+def record_seconds(algorithm, problem, per_node: bool, repeats: int = 20) -> float:
+    """Best seconds of one record (what the engine computes per record) of the start state."""
+    state = jg.init_state(algorithm, problem)
+    record = jax.jit(
+        lambda state: network_metrics(problem, jax.vmap(algorithm.params)(state), state, per_node)
+    )
+    jax.block_until_ready(record(state))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(record(state))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="events of the single run")
@@ -247,7 +265,17 @@ def main(argv=None):
         without = seconds[f"{args.records} records, no per-node metrics"] / one_record - 1
         print(
             f"  {clock:<4} {100 * seconds['metrics'] / one_record:+6.1f}%, "
-            f"{100 * without:+6.1f}% without per-node metrics"
+            f"{100 * without:+6.1f}% without per-node metrics (difference of two runs)"
+        )
+    # The difference of two long runs drowns in load from other processes; one
+    # record timed alone, many times, does not.
+    one_record = wall["single run, 1 record"]
+    for per_node in (True, False):
+        seconds = record_seconds(algorithm, problem, per_node)
+        share = 100 * (args.records - 1) * seconds / one_record
+        print(
+            f"  one record {1e3 * seconds:.1f} ms{'' if per_node else ' without per-node'}: "
+            f"{args.records - 1} more cost {share:+.1f}% of the 1-record run"
         )
 
 
