@@ -3,8 +3,9 @@
 - no module imports another module's private name (``from m import _x``);
 - no function imports the package ``jaxgossip`` itself (a sign of a cycle);
 - every module imports on its own in a fresh interpreter, in any order;
-- each layer imports only itself and the layers before it: network ->
-  problems -> algorithms -> engine -> theory -> io -> study -> plot -> cli
+- each layer imports only itself and the layers before it: distributed
+  (joining processes; JAX only) -> network -> problems -> algorithms ->
+  engine -> theory -> io -> study -> plot -> cli
   (study computes and saves results; plot draws them; cli, the front-ends,
   reads experiment files and writes figures).
 """
@@ -19,7 +20,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxgossip"
 
-LAYERS = ["network", "problems", "algorithms", "engine", "theory", "io", "study", "plot", "cli"]
+LAYERS = ["distributed", "network", "problems", "algorithms", "engine", "theory", "io", "study", "plot", "cli"]
 
 
 def module_name(path: pathlib.Path) -> str:

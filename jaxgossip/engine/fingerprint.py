@@ -55,6 +55,15 @@ def parts(**named) -> dict:
     return fingerprint
 
 
+def file_digest(path) -> str | None:
+    """SHA-256 of a file's bytes, or None if there is no such file."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
 def differences(saved, current: dict) -> list[str]:
     """The parts in which ``saved`` differs from ``current``, described for an error message.
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from tqdm import tqdm
 
-from jaxgossip import io
+from jaxgossip import distributed, io
 from jaxgossip.algorithms.base import SyncAlgorithm
 from jaxgossip.engine import fingerprint
 from jaxgossip.engine.events import init_state, simulate
@@ -307,6 +307,7 @@ def run_chunks(
     progress: bool = True,
     label: str = "",
     on_chunk: Callable[[int, Trace], None] | None = None,
+    place: Callable | None = None,
 ) -> Trace:
     """Drives chunked runs, single or batched: stitching, checkpoints, resumption, progress.
 
@@ -325,6 +326,13 @@ def run_chunks(
       num_runs: runs in the batch (for the progress bar's counts).
       checkpoint, resume, progress, on_chunk: as for ``simulate_in_chunks``.
       label: text before the progress bar's chunk count (e.g. the batch).
+      place: puts a resumed checkpoint's trace (host arrays) where the runs
+        live, e.g. sharded over the batch axis; by default on the default device.
+
+    Under ``jax.distributed`` every process calls this with the same arguments:
+    a checkpoint is gathered on all of them and written by process 0 only
+    (``distributed.is_writer``), and on resume every process reads it, so its
+    folder must be shared.
 
     Returns:
       The stitched ``Trace``.
@@ -338,6 +346,8 @@ def run_chunks(
     done, first_chunk = None, 0
     if resume and os.path.exists(checkpoint):
         done, first_chunk = load_checkpoint(checkpoint, fingerprint, state, num_chunks)
+        if place is not None:
+            done = place(done)
         state, start_time = done.final_state, done.time[..., -1]
 
     steps_per_chunk *= num_runs
@@ -359,7 +369,9 @@ def run_chunks(
             state, start_time = done.final_state, done.time[..., -1]
             if checkpoint is not None:
                 config = dict(fingerprint=fingerprint, chunks_done=c + 1)
-                io.save_traces(checkpoint, {"run": done}, config=config, overwrite=True)
+                host = distributed.to_host(done)  # a collective across processes
+                if distributed.is_writer():
+                    io.save_traces(checkpoint, {"run": host}, config=config, overwrite=True)
             if progress:
                 jax.block_until_ready(state)  # the rate counts finished work, not dispatch
                 bar.set_description_str(f"{label}chunk {c + 1}/{num_chunks}", refresh=False)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from jaxgossip import distributed
 from jaxgossip.algorithms.base import Algorithm, SyncAlgorithm
 from jaxgossip.engine import fingerprint
 from jaxgossip.engine.events import BATCHED_SCHEDULE, init_state, simulate
@@ -190,37 +191,51 @@ def sweep(
         key=None if key is None else np.asarray(jax.random.key_data(key)).tolist(),
     )
     expected = None
-    if checkpoint is not None:
+    if checkpoint is not None or distributed.is_multiprocess():
         expected = _fingerprint(
             algorithm, built, hyper, problem, network, x0, config, batch,
             **{f"num_{unit}": num_steps}, num_records=num_records, num_chunks=num_chunks,
             batch_size=batch_size, num_batches=num_batches,
         )  # fmt: skip
-    outputs = []
-    for b in range(num_batches):  # dispatch is asynchronous: batches queue on the devices
-        rows = padded[b * batch_size : (b + 1) * batch_size]
-        inputs = _put(jax.tree.map(lambda a, rows=rows: a[rows], batch), runs_sharding)
-        if num_chunks == 1:
-            outputs.append(_run_batch(algorithm, impl, num_steps, num_records, *shared, inputs))
-            continue
-        trace = _run_batch_in_chunks(
-            algorithm,
-            impl,
-            steps_per_chunk,
-            records_per_chunk,
-            *shared,
-            inputs,
-            unit=unit,
-            num_chunks=num_chunks,
-            fingerprint=None if expected is None else _batch_fingerprint(expected, b, rows, batch),
-            checkpoint=None if checkpoint is None else _batch_path(checkpoint, b),
-            resume=resume,
-            progress=progress,
-            label=f"batch {b + 1}/{num_batches}, ",
-        )
-        outputs.append(trace.records())
-    num_devices = len(inputs["key_data"].sharding.device_set)
-    out = {m: np.concatenate([_to_host(o[m]) for o in outputs])[:num_runs] for m in outputs[0]}
+    if distributed.is_multiprocess():  # before any collective: an error, not a hang
+        parts = _agreed(expected, config, checkpoint, num_batches, resume, devices)
+        distributed.agree("sweep", parts)
+    progress = progress and distributed.is_writer()
+    advice = (
+        "Restart every process with resume=True to continue from the checkpoints."
+        if checkpoint
+        else ""
+    )
+    with distributed.peers_lost("sweep", advice):
+        outputs = []
+        for b in range(num_batches):  # dispatch is asynchronous: batches queue on the devices
+            rows = padded[b * batch_size : (b + 1) * batch_size]
+            inputs = _put(jax.tree.map(lambda a, rows=rows: a[rows], batch), runs_sharding)
+            if num_chunks == 1:
+                outputs.append(_run_batch(algorithm, impl, num_steps, num_records, *shared, inputs))
+                continue
+            trace = _run_batch_in_chunks(
+                algorithm,
+                impl,
+                steps_per_chunk,
+                records_per_chunk,
+                *shared,
+                inputs,
+                unit=unit,
+                num_chunks=num_chunks,
+                fingerprint=None
+                if expected is None
+                else _batch_fingerprint(expected, b, rows, batch),
+                checkpoint=None if checkpoint is None else _batch_path(checkpoint, b),
+                resume=resume,
+                progress=progress,
+                label=f"batch {b + 1}/{num_batches}, ",
+                place=lambda trace: _put(trace, runs_sharding),
+            )
+            outputs.append(trace.records())
+        num_devices = len(inputs["key_data"].sharding.device_set)
+        host = distributed.to_host(outputs)  # a collective across processes
+    out = {m: np.concatenate([o[m] for o in host])[:num_runs] for m in host[0]}
     out = mask_divergence(out, divergence_factor)
 
     dims = (*grid, "seed", "record")
@@ -273,6 +288,20 @@ def _fingerprint(algorithm, built, hyper, problem, network, x0, config, batch, *
         seeds=config["seeds"],
         **sizes,
     )
+
+
+def _agreed(expected: dict, config: dict, checkpoint, num_batches, resume, devices) -> dict:
+    """What every process of a multi-process sweep must share: the sweep's fingerprint
+    (with the grid and seeds as plain values, for the error to show them), the
+    devices, and with ``resume`` the checkpoints each process sees (a digest per
+    batch file, or None), since all must resume from the same chunk."""
+    parts = dict(expected, grid=config["grid"], seeds=config["seeds"], resume=resume)
+    parts["devices"] = [device.id for device in devices]
+    if resume:
+        parts["checkpoints"] = [
+            fingerprint.file_digest(_batch_path(checkpoint, b)) for b in range(num_batches)
+        ]
+    return parts
 
 
 def _batch_fingerprint(expected: dict, b: int, rows, batch: dict) -> dict:
@@ -493,14 +522,6 @@ def _put(tree, sharding):
     return jax.tree.map(put, tree)
 
 
-def _to_host(array) -> np.ndarray:
-    if array.is_fully_addressable:
-        return np.asarray(array)
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
-
-
 def to_dataframe(ds: xr.Dataset):
     """Long form: one row per (grid point, seed, record), one column per axis and metric."""
     frame = ds.to_dataframe().reset_index()
@@ -515,10 +536,15 @@ def save_sweep(path, ds: xr.Dataset, *, overwrite: bool = False) -> None:
     holds UTF-8 JSON with each variable's name, dims and attrs, and the
     Dataset's attrs. Readable with NumPy alone.
 
+    Under ``jax.distributed`` only process 0 writes (``distributed.is_writer``);
+    on the others this does nothing.
+
     Raises:
       FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = os.fspath(path)
+    if not distributed.is_writer():
+        return
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save_sweep: {path!r} exists; pass overwrite=True to replace it.")
     arrays, entries = {}, []
