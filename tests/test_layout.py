@@ -20,7 +20,18 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jaxgossip"
 
-LAYERS = ["distributed", "network", "problems", "algorithms", "engine", "theory", "io", "study", "plot", "cli"]
+LAYERS = [
+    "distributed",
+    "network",
+    "problems",
+    "algorithms",
+    "engine",
+    "theory",
+    "io",
+    "study",
+    "plot",
+    "cli",
+]
 
 
 def module_name(path: pathlib.Path) -> str:

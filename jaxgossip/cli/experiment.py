@@ -146,6 +146,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from jaxgossip import distributed
 from jaxgossip.cli.common import check_outputs
 from jaxgossip.cli.config import load_experiment, name_and_seed, parse_experiment
 from jaxgossip.engine.trace import RECORDED
@@ -233,6 +234,9 @@ def run_experiment(
       on_sweep: called with ``"<graph>__<algorithm>"`` and its Dataset as each sweep
         is saved or kept.
 
+    Under ``jax.distributed`` (``jaxgossip.distributed``) every process runs the
+    sweeps and gets the results; process 0 alone writes the files.
+
     Returns:
       ``"<graph>__<algorithm>"`` -> the sweep's ``xarray.Dataset``, in run order.
 
@@ -274,6 +278,8 @@ def _run_experiment(experiment, *, overwrite, resume, progress, on_sweep) -> dic
         progress=progress,
         on_sweep=on_sweep,
     )
+    if not distributed.is_writer():  # several processes: process 0 writes
+        return results
     replace = overwrite or resume  # figures and summary are drawn from the results anew
     if experiment.figures:
         for name, title, labels in figures(experiment):

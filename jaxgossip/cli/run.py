@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from jaxgossip import distributed
 from jaxgossip.cli.common import (
     add_float64_argument,
     add_output_arguments,
@@ -49,6 +50,10 @@ def run_command(args) -> int:
     if args.resume and args.overwrite:
         return error("--resume keeps finished results and --overwrite replaces them; "
                      "pass one.", "run")  # fmt: skip
+    try:  # first: joining other processes must come before any JAX computation
+        distributed.initialize_from_env()
+    except ValueError as exc:
+        return error(str(exc), "run")
     try:
         config, context = load_toml(args.experiment)
     except ExperimentError as exc:
@@ -76,6 +81,8 @@ def _run(experiment, args) -> int:
     if refusal and not (args.overwrite or args.resume):
         return error(refusal, "run")
     pairs = [(g, a) for g in experiment.graphs for a in experiment.algorithms]
+    if not distributed.is_writer():  # one of several processes: process 0 reports and writes
+        return _run_quietly(experiment, args)
     print(f"jaxgossip run: {experiment.name} (compiling each sweep first) ...", flush=True)
     bar, saved = progress_bar(len(pairs), "sweep", experiment.name), []
 
@@ -106,4 +113,15 @@ def _run(experiment, args) -> int:
     print(f"\nresults saved in {os.path.abspath(out)}:")
     for path in output_paths(experiment):
         print(f"  {os.path.basename(path)}")
+    return 0
+
+
+def _run_quietly(experiment, args) -> int:
+    """Runs the sweeps as a process other than 0 of a multi-process run: no output, no files."""
+    try:
+        run_experiment(experiment, overwrite=args.overwrite, resume=args.resume)
+    except KeyboardInterrupt:
+        return 130
+    except (ExperimentError, FileExistsError) as exc:
+        return error(str(exc), "run")
     return 0

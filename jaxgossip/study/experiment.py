@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 
+from jaxgossip import distributed
 from jaxgossip.study.analysis import check_precision, metric_goals
 from jaxgossip.study.build import (
     build_graph,
@@ -271,7 +272,9 @@ def checkpoint_prefix(experiment: Experiment, name: str) -> str:
 
 
 def _remove_checkpoints(experiment: Experiment, name: str) -> None:
-    """Drops a saved sweep's checkpoints, and their folder once it is empty."""
+    """Drops a saved sweep's checkpoints, and their folder once it is empty (process 0)."""
+    if not distributed.is_writer():
+        return
     for path in glob.glob(glob.escape(checkpoint_prefix(experiment, name)) + ".batch*"):
         os.remove(path)
     folder = os.path.join(experiment.output_dir, CHECKPOINTS)

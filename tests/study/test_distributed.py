@@ -163,3 +163,49 @@ def test_a_killed_process_stops_the_others_and_all_resume_bit_for_bit(tmp_path):
     # Progress is shown by process 0 only.
     assert "batch 3/3, chunk 6/6" in log(tmp_path, 0)
     assert "chunk" not in log(tmp_path, 1)
+
+
+EXPERIMENT = """
+name = "two_processes"
+seed = 0
+seeds = 2
+num_events = 2_000
+num_records = 10
+eps = 0.01
+
+[problem]
+kind = "quadratic"
+num_nodes = 8
+dim = 3
+
+[graph]
+kind = "ring"
+
+[[algorithms]]
+name = "async_gossip_sgd"
+[algorithms.grid]
+step_size = [0.03, 0.1]
+"""
+
+
+def test_jaxgossip_run_under_the_recipe_writes_once_from_process_0(tmp_path):
+    experiment = tmp_path / "two.toml"
+    experiment.write_text(EXPERIMENT)
+    coordinator = f"127.0.0.1:{free_port()}"
+    procs = []
+    for k in (0, 1):
+        env = dict(os.environ, JAXGOSSIP_COORDINATOR=coordinator)
+        env.update(JAXGOSSIP_NUM_PROCESSES="2", JAXGOSSIP_PROCESS_ID=str(k))
+        env.pop("XLA_FLAGS", None)
+        cmd = [sys.executable, "-m", "jaxgossip", "run", str(experiment), "--out", "results"]
+        with open(tmp_path / f"log{k}.txt", "w") as out:
+            procs.append(
+                subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+            )
+    assert wait_all(procs) == [0, 0], log(tmp_path, 0)[-3000:] + log(tmp_path, 1)[-3000:]
+    assert "results saved in" in log(tmp_path, 0)
+    assert "results saved in" not in log(tmp_path, 1)  # process 1 is quiet
+    written = sorted(os.listdir(tmp_path / "results"))
+    assert written == ["ring.png", "ring__async_gossip_sgd.npz", "summary.txt"], written
+    ds = jg.load_sweep(tmp_path / "results" / "ring__async_gossip_sgd.npz")
+    assert ds.attrs["num_devices"] == 2 and ds["suboptimality"].shape == (2, 2, 11)
