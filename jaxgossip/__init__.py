@@ -10,7 +10,7 @@ matrix). The package is laid out in that order: ``network``, ``problems``,
 (docs/architecture.md).
 """
 
-from jaxgossip import algorithms, distributed, io, plot, problems, synchronous, theory
+from jaxgossip import algorithms, distributed, io, plot, problems, synchronous, testing, theory
 from jaxgossip.cli import experiment
 from jaxgossip.cli.experiment import ExperimentError, load_experiment, run_experiment
 from jaxgossip.engine import long_run, time_varying
@@ -88,6 +88,7 @@ __all__ = [
     "simulate_in_chunks",
     "simulate_time_varying",
     "split_key",
+    "testing",
     "theory",
     "tradeoff",
     "union_clocks",

@@ -5,8 +5,9 @@
 - every module imports on its own in a fresh interpreter, in any order;
 - each layer imports only itself and the layers before it: distributed
   (joining processes; JAX only) -> network -> problems -> algorithms ->
-  engine -> theory -> io -> study -> plot -> cli
-  (study computes and saves results; plot draws them; cli, the front-ends,
+  engine -> theory -> io -> study -> testing -> plot -> cli
+  (study computes and saves results; testing checks an algorithm against the
+  contract, reusing study's table; plot draws results; cli, the front-ends,
   reads experiment files and writes figures).
 """
 
@@ -29,6 +30,7 @@ LAYERS = [
     "theory",
     "io",
     "study",
+    "testing",
     "plot",
     "cli",
 ]
