@@ -524,7 +524,7 @@ class _Check:
             floor, claim = EXACT_FLOOR, f"exact: {EXACT_FLOOR:.0e}"
         else:
             floor = INEXACT_REDUCTION * float(sub[0])
-            claim = f"inexact: {INEXACT_REDUCTION:.0e} x initial {sub[0]:.3g}"
+            claim = f"inexact: {INEXACT_REDUCTION:g} x the initial {sub[0]:.3g}"
         tail = sub[-max(1, len(sub) // 10) :]
         figure = float(np.max(tail)) if np.all(np.isfinite(tail)) else math.inf
         steps = "events" if self.engine == "events" else "rounds"
