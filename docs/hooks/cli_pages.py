@@ -43,7 +43,7 @@ def command_section(command, sub: argparse.ArgumentParser) -> list[str]:
     lines = [f"## `jaxgossip {command.NAME}` {{#{anchor(command.NAME)}}}", ""]
     lines += ["```text", sub.format_usage().strip(), "```", ""]
     description = sub.description or command.HELP
-    schema = re.search(r"^Schema\b.*::$", description, re.MULTILINE)
+    schema = re.search(r"^Schema\b[\s\S]*?::$", description, re.MULTILINE)
     if schema:  # the file format has its own page
         description = description[: schema.start()]
     lines += [rst_to_markdown(description), ""]
