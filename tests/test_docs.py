@@ -39,16 +39,40 @@ LAYERS = (
 )
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)]
+PAGES = (  # a sample of the hand-written pages and of the ones the catalogue links
+    "getting_started",
+    "concepts/network",
+    "concepts/clocks",
+    "concepts/local_view",
+    "concepts/engines",
+    "concepts/precision",
+    "concepts/reproducibility",
+    "algorithms",
+    "algorithms/dadao",
+    "tutorials/own_algorithm",
+    "guides/distributed",
+    "architecture",
+)
+
+
+def test_the_site_builds_strictly_and_documents_the_code(tmp_path):
+    """One build (it takes about 20 s on 2 cores), then every check on its pages."""
+    site = tmp_path / "site"
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
     env = os.environ | {"NO_MKDOCS_2_WARNING": "1"}  # a banner, not a warning
     start = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     print(f"mkdocs build: {time.perf_counter() - start:.1f} s")
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
-    return out
+    missing = [page for page in PAGES if not (site / page / "index.html").is_file()]
+    assert not missing, f"pages not built: {missing}"
+    check_cli_page(text(site, "reference/cli"))
+    for path in sorted((ROOT / "examples").glob("*.toml")):
+        check_schema_page(site, path)
+    for layer in LAYERS:
+        name = "cli" if layer == "cli_modules" else layer
+        assert f'id="jaxgossip.{name}"' in text(site, f"reference/{layer}"), layer
+    check_wrapped_entry_point(text(site, "reference/engine"))
 
 
 def text(site: Path, page: str) -> str:
@@ -56,30 +80,8 @@ def text(site: Path, page: str) -> str:
     return html.unescape((site / page / "index.html").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        "getting_started",
-        "concepts/network",
-        "concepts/clocks",
-        "concepts/local_view",
-        "concepts/engines",
-        "concepts/precision",
-        "concepts/reproducibility",
-        "algorithms",
-        "tutorials/own_algorithm",
-        "guides/distributed",
-        "architecture",
-        "reference/cli",
-        "reference/experiment_files",
-    ],
-)
-def test_key_pages_are_built(site, page):
-    assert (site / page / "index.html").is_file()
-
-
-def test_cli_page_names_every_command_and_flag(site):
-    page = text(site, "reference/cli")
+def check_cli_page(page: str) -> None:
+    """Every command of the parser has its section, and every flag appears."""
     for name, parser in build_parser().commands.items():
         assert f'id="jaxgossip-{name}"' in page, name
         for action in parser._actions:
@@ -97,8 +99,8 @@ def _keys(table: dict, skip=("grid", "optimizer")):
                 yield from _keys(entry)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)
-def test_schema_pages_list_every_key_of_the_shipped_files(site, path):
+def check_schema_page(site: Path, path: Path) -> None:
+    """Every key a shipped study file uses is listed on its file format's page."""
     config = tomllib.loads(path.read_text(encoding="utf-8"))
     page = "tradeoff_files" if "ratios" in config else "experiment_files"
     built = text(site, f"reference/{page}")
@@ -106,16 +108,8 @@ def test_schema_pages_list_every_key_of_the_shipped_files(site, path):
         assert f"<code>{key}</code>" in built, f"{path.name}: {key} missing from {page}"
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_every_layer_has_a_reference_page(site, layer):
-    page = text(site, f"reference/{layer}")
-    name = "cli" if layer == "cli_modules" else layer
-    assert f'id="jaxgossip.{name}"' in page
-
-
-def test_wrapped_entry_points_show_their_documentation(site):
+def check_wrapped_entry_point(page: str) -> None:
     """``simulate`` is a ``functools.wraps`` wrapper: its parameters are the compiled run's."""
-    page = text(site, "reference/engine")
     start = page.index('id="jaxgossip.engine.events.simulate"')
     section = page[start : start + 20_000]
     for parameter in ("num_events", "num_records", "schedule"):
