@@ -155,16 +155,21 @@ def test_each_defect_fails_the_property_that_names_it_and_no_other(cls, broken):
         assert failure.figure > 1e-3
 
 
-def test_properties_invariants_and_errors():
+def test_an_instance_a_problem_factory_chosen_properties_and_invariants():
+    # An instance is cast to float64 for the float64 checks; a factory is called there.
     report = jg.testing.check_algorithm(
-        CountingGossipSGD,
+        CountingGossipSGD(step_size=0.05),
+        problem=lambda: jg.problems.quadratic(jax.random.key(1), 8, 3, kappa=10.0),
         properties=["stable_state", "invariants"],
         invariants={"total steps": lambda state: jnp.sum(state.steps)},
     )
     assert [r.name for r in report.results] == ["stable_state", "invariant[total steps]"]
     assert report.passed and report["invariant[total steps]"].figure == 0
+
+
+def test_errors():
     with pytest.raises(KeyError, match="was not checked"):
-        report["waves"]
+        jg.testing.Report("A", ())["waves"]
     with pytest.raises(ValueError, match="unknown or inapplicable"):
         jg.testing.check_algorithm(CountingGossipSGD, properties=["speed"])
     with pytest.raises(ValueError, match="unknown or inapplicable"):

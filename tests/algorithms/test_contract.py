@@ -3,8 +3,10 @@
 Every method of ``jaxgossip.algorithms.registry.METHODS``, configured by its
 ``from_theory`` on its engine's setting, must:
 
-- run under jit and vmap with finite output and stable state shapes and dtypes;
-- not recompile on new hyperparameter values;
+- run under jit and vmap with finite output and stable state shapes and dtypes,
+  and not recompile on new hyperparameter values: ``jaxgossip.testing``'s
+  ``check_algorithm`` (properties ``jit_vmap``, ``recompile``,
+  ``stable_state``), the check users run on their own algorithms;
 - equal an independent NumPy replay of the same run (``tests/replays/<name>.py``
   for the event engine, ``tests/replays_sync/<name>.py`` for rounds) to 1e-10
   in float64, on each problem its replay covers;
@@ -29,9 +31,8 @@ import numpy as np
 import pytest
 
 import jaxgossip as jg
-from jaxgossip.algorithms.base import Oracle, SyncAlgorithm
 from jaxgossip.algorithms.registry import METHODS
-from jaxgossip.engine.rounds import init_key, simulate_rounds
+from jaxgossip.engine.rounds import simulate_rounds
 from jaxgossip.network.mixing import metropolis_mixing
 from tests import reference
 from tests.measure import assert_linear, first_reaching
@@ -39,23 +40,13 @@ from tests.measure import assert_linear, first_reaching
 NUM_NODES = 8
 
 
-def scale_hyperparameters(algorithm, factor):
-    """The same algorithm with every floating-point leaf multiplied by ``factor``."""
-    return jax.tree.map(
-        lambda leaf: leaf * factor if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf,
-        algorithm,
-    )
-
-
 class Events:
     """The event engine: Poisson clocks on a ring of 8, d = 4."""
 
     dim = 4
-    vmap_steps, recompile_steps = 2000, 200  # events per run
     # 200k events reach round-off within 3 of 200 records: too coarse to fit a rate
     # to, so only the precision reached (and kept) is asserted.
     measures_rate = False
-    simulate = staticmethod(jg.simulate)
 
     @staticmethod
     def _replay_module(name):
@@ -78,14 +69,6 @@ class Events:
 
     def network(self, comm_rate=5.0):
         return jg.Clocks(jg.graphs.ring(NUM_NODES), compute_rate=1.0, comm_rate=comm_rate)
-
-    def run(self, key, algorithm, problem, network, steps, num_records, x0=None):
-        return jg.simulate(
-            key, algorithm, problem, network, num_events=steps, num_records=num_records, x0=x0
-        )
-
-    def initial_state(self, key, algorithm, problem, network):
-        return jg.init_state(algorithm, problem)
 
     def replay(self, key, name, kind):
         """(engine's final state, replay's) on one event trace, rates differing per node."""
@@ -127,9 +110,7 @@ class Rounds:
     """The round engine: Metropolis weights on an Erdős–Rényi graph of 8, d = 3."""
 
     dim = 3
-    vmap_steps, recompile_steps = 40, 8  # rounds per run
     measures_rate = True  # one record a round
-    simulate = staticmethod(simulate_rounds)
     REPLAY_MODULE = {"adom_plus_multi": "adom_plus"}  # registry names sharing a replay
     # Rounds for from_theory to reach 1e-10 on both problems, with margin (the
     # centralized methods count a round as one component gradient or one iteration).
@@ -162,18 +143,6 @@ class Rounds:
 
     def network(self):
         return metropolis_mixing(jg.graphs.erdos_renyi(jax.random.key(5), NUM_NODES, 0.4))
-
-    def run(self, key, algorithm, problem, network, steps, num_records, x0=None):
-        return simulate_rounds(
-            key, algorithm, problem, network, num_rounds=steps, num_records=num_records, x0=x0
-        )
-
-    def initial_state(self, key, algorithm, problem, network):
-        assert isinstance(algorithm, SyncAlgorithm)
-        xs0 = jnp.zeros((NUM_NODES, self.dim), problem.x_star.dtype)
-        initial = algorithm.init(xs0, Oracle(problem, init_key(key)), network)
-        assert algorithm.params(initial).shape == (NUM_NODES, self.dim)
-        return initial
 
     def _draws(self, module, algorithm, run_key, num_rounds):
         """The engine's random draws, for replays of randomized methods (None otherwise).
@@ -222,7 +191,7 @@ class Rounds:
         floors = []
         for factor in factors:
             trace = simulate_rounds(
-                key, scale_hyperparameters(base, factor), problem, mixing, num_rounds=8000,
+                key, jg.testing.scale_leaves(base, factor), problem, mixing, num_rounds=8000,
                 num_records=80, x0=np.full(self.dim, 2.0),
             )  # fmt: skip
             floors.append(float(np.mean(np.asarray(trace.suboptimality)[-10:])))
@@ -254,40 +223,15 @@ def test_every_method_has_a_replay_and_exact_round_methods_a_budget():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_under_jit_and_vmap_with_stable_state(name, key):
+def test_runs_under_jit_and_vmap_with_stable_state_and_no_recompilation(name, key):
     engine = _engine(name)
-    problem, network = engine.problem("quadratic"), engine.network()
-    algorithm = METHODS[name].cls.from_theory(problem, network)
-    initial = engine.initial_state(key, algorithm, problem, network)
-
-    def run(k, factor):
-        scaled = scale_hyperparameters(algorithm, factor)
-        return engine.run(
-            k, scaled, problem, network, engine.vmap_steps, 4, x0=jnp.ones(engine.dim)
-        )
-
-    traces = jax.jit(jax.vmap(run))(jax.random.split(key, 2), jnp.array([1.0, 0.5]))
-    assert np.all(np.isfinite(traces.suboptimality)) and not np.any(traces.diverged)
-    assert np.all(traces.num_computations[:, -1] > 0)
-    assert np.all(traces.num_communications[:, -1] >= 0)
-    for before, after in zip(jax.tree.leaves(initial), jax.tree.leaves(traces.final_state)):
-        assert after.shape == (2, *before.shape) and after.dtype == before.dtype
-    assert jax.tree.structure(initial) == jax.tree.structure(
-        jax.tree.map(lambda a: a[0], traces.final_state)
-    )
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_no_recompilation_on_new_hyperparameter_values(name, key):
-    engine = _engine(name)
-    problem, network = engine.problem("quadratic"), engine.network()
-    algorithm = METHODS[name].cls.from_theory(problem, network)
-    x0 = jnp.ones(engine.dim)
-    engine.run(key, algorithm, problem, network, engine.recompile_steps, 2, x0=x0)
-    compiled = engine.simulate._cache_size()
-    scaled = scale_hyperparameters(algorithm, 0.7)
-    engine.run(key, scaled, problem, network, engine.recompile_steps, 2, x0=x0)
-    assert engine.simulate._cache_size() == compiled
+    jg.testing.check_algorithm(
+        METHODS[name].cls,
+        problem=engine.problem("quadratic"),
+        network=engine.network(),
+        key=key,
+        properties=("jit_vmap", "recompile", "stable_state"),
+    ).raise_if_failed()
 
 
 @_with_kinds(NAMES)
