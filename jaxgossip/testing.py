@@ -50,6 +50,7 @@ hook's code (not a field of the algorithm) is invisible to ``recompile``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -212,6 +213,7 @@ def check_algorithm(
         )
     declared = [("preserves_mean", None)] if preserves_mean else []
     declared += [(f"invariant[{name}]", f) for name, f in (invariants or {}).items()]
+    budget = BUDGET[engine] if budget is None else budget
     if engine == "rounds" and declared:
         raise ValueError(
             "check_algorithm: invariants are checked on communication events; a round "
@@ -226,20 +228,30 @@ def check_algorithm(
             f"algorithm; choose among {applicable}."
         )
     check = _Check(algorithm, engine, problem, network, jax.random.key(0) if key is None else key)
-    results = []
-    if "jit_vmap" in chosen:
-        results.append(check.jit_vmap())
-    if "recompile" in chosen:
-        results.append(check.recompile())
-    if "stable_state" in chosen:
-        results.append(check.stable_state())
-    if "waves" in chosen:
-        results.append(check.waves())
-    if "invariants" in chosen:
-        results += [check.invariant(label, quantity) for label, quantity in declared]
-    if "converges" in chosen:
-        results.append(check.converges(floor, budget or BUDGET[engine]))
+    steps = [  # (property, the name of its result, the check)
+        ("jit_vmap", "jit_vmap", check.jit_vmap),
+        ("recompile", "recompile", check.recompile),
+        ("stable_state", "stable_state", check.stable_state),
+        ("waves", "waves", check.waves),
+        *[("invariants", d[0], functools.partial(check.invariant, *d)) for d in declared],
+        ("converges", "converges", functools.partial(check.converges, floor, budget)),
+    ]
+    results = [_guarded(label, step) for name, label, step in steps if name in chosen]
     return Report(cls.__name__, tuple(results))
+
+
+def _guarded(name: str, step: Callable[[], Result]) -> Result:
+    """``step()``, or a failed result naming the exception it raised (a hook that
+    cannot be traced under jit or vmap fails its property rather than the report)."""
+    try:
+        return step()
+    except Exception as error:  # whatever it is, the algorithm fails this property
+        return Result(name, False, math.nan, f"raised {type(error).__name__}: {_first_line(error)}")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def scale_leaves(algorithm, factor):
@@ -435,7 +447,10 @@ class _Check:
             found.append(f"params: shape {params} != {expected}")
         steps = VMAP_STEPS[self.engine]
         run = lambda: self.run(self.key, algorithm, problem, network, steps, 4, x0=self.x0)
-        found += _shape_mismatches(jax.eval_shape(run).final_state, want, "after a run")
+        try:  # after the hooks' own mismatches, which the engine may refuse to trace
+            found += _shape_mismatches(jax.eval_shape(run).final_state, want, "after a run")
+        except Exception as error:
+            found.append(f"a run raised {type(error).__name__}: {_first_line(error)}")
         message = "; ".join(found[:4]) or "state leaves whose structure, shape or dtype change"
         return Result("stable_state", not found, len(found), message)
 

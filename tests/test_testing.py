@@ -107,6 +107,23 @@ class WeightedAverage(CountingGossipSGD):
         return node_i._replace(x=weighted), node_j._replace(x=weighted)
 
 
+# Two more defects, found without compiling anything.
+class BranchesOnStepSize(CountingGossipSGD):
+    """Branches in Python on its step size: untraceable once it is a traced leaf."""
+
+    def on_compute(self, node, t, grad):
+        step = self.step_size if self.step_size > 0 else 0.0
+        return CountingState(node.x - step * grad(node.x), node.steps + 1)
+
+
+class Downcasts(CountingGossipSGD):
+    """Hands back its estimate in float16 after a gradient step."""
+
+    def on_compute(self, node, t, grad):
+        new = super().on_compute(node, t, grad)
+        return new._replace(x=new.x.astype(jnp.float16))
+
+
 def _check(cls):
     return jg.testing.check_algorithm(cls, preserves_mean=True, budget=BUDGET)
 
@@ -165,6 +182,16 @@ def test_an_instance_a_problem_factory_chosen_properties_and_invariants():
     )
     assert [r.name for r in report.results] == ["stable_state", "invariant[total steps]"]
     assert report.passed and report["invariant[total steps]"].figure == 0
+
+
+def test_an_untraceable_hook_and_a_dtype_change_are_reported_not_raised():
+    report = jg.testing.check_algorithm(BranchesOnStepSize, properties=["jit_vmap"])
+    failure = report["jit_vmap"]
+    assert not failure.passed and "raised TracerBoolConversionError" in failure.message
+    report = jg.testing.check_algorithm(Downcasts, properties=["stable_state"])
+    failure = report["stable_state"]
+    assert not failure.passed and failure.figure >= 1, failure
+    assert "on_compute .x: float16[3] != float32[3]" in failure.message
 
 
 def test_errors():
