@@ -133,8 +133,10 @@ def to_host(tree):
     """
 
     def gather(leaf):
-        if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
-            return np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf
+        if not isinstance(leaf, jax.Array):
+            return leaf
+        if leaf.is_fully_addressable:
+            return np.asarray(leaf)
         from jax.experimental import multihost_utils
 
         return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))

@@ -214,6 +214,9 @@ def sweep(
             if num_chunks == 1:
                 outputs.append(_run_batch(algorithm, impl, num_steps, num_records, *shared, inputs))
                 continue
+            batch_fingerprint = (
+                None if expected is None else _batch_fingerprint(expected, b, rows, batch)
+            )
             trace = _run_batch_in_chunks(
                 algorithm,
                 impl,
@@ -223,9 +226,7 @@ def sweep(
                 inputs,
                 unit=unit,
                 num_chunks=num_chunks,
-                fingerprint=None
-                if expected is None
-                else _batch_fingerprint(expected, b, rows, batch),
+                fingerprint=batch_fingerprint,
                 checkpoint=None if checkpoint is None else _batch_path(checkpoint, b),
                 resume=resume,
                 progress=progress,

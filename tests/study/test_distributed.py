@@ -36,8 +36,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(out, *args, num_processes=2, per_process=None):
-    """Starts the worker as processes 0..num_processes-1 of one run; their Popen objects."""
+def start(out, *args, num_processes=2, per_process=None, command=None):
+    """Starts the worker (or ``command``, run in ``out``) as processes 0..num_processes-1
+    of one run; their Popen objects. Process k's output goes to out/log<k>.txt."""
     coordinator = f"127.0.0.1:{free_port()}"
     procs = []
     for k in range(num_processes):
@@ -49,9 +50,11 @@ def start(out, *args, num_processes=2, per_process=None):
             JAXGOSSIP_PROCESS_ID=str(k),
         )
         extra = per_process(k) if per_process else []
-        cmd = [sys.executable, "-u", str(WORKER), str(out), *args, *extra]
+        cmd = command or [sys.executable, "-u", str(WORKER), str(out), *args, *extra]
         with open(out / f"log{k}.txt", "w") as log:  # the child keeps its own copy
-            procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(cmd, env=env, cwd=out, stdout=log, stderr=subprocess.STDOUT)
+            )
     return procs
 
 
@@ -194,17 +197,8 @@ step_size = [0.03, 0.1]
 def test_jaxgossip_run_under_the_recipe_writes_once_from_process_0(tmp_path):
     experiment = tmp_path / "two.toml"
     experiment.write_text(EXPERIMENT)
-    coordinator = f"127.0.0.1:{free_port()}"
-    procs = []
-    for k in (0, 1):
-        env = dict(os.environ, JAXGOSSIP_COORDINATOR=coordinator)
-        env.update(JAXGOSSIP_NUM_PROCESSES="2", JAXGOSSIP_PROCESS_ID=str(k))
-        env.pop("XLA_FLAGS", None)
-        cmd = [sys.executable, "-m", "jaxgossip", "run", str(experiment), "--out", "results"]
-        with open(tmp_path / f"log{k}.txt", "w") as out:
-            procs.append(
-                subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-            )
+    command = [sys.executable, "-m", "jaxgossip", "run", str(experiment), "--out", "results"]
+    procs = start(tmp_path, command=command)
     assert wait_all(procs) == [0, 0], log(tmp_path, 0)[-3000:] + log(tmp_path, 1)[-3000:]
     assert "results saved in" in log(tmp_path, 0)
     assert "results saved in" not in log(tmp_path, 1)  # process 1 is quiet
