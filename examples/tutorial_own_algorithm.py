@@ -29,9 +29,9 @@ class RelaxedGossipSGD(Algorithm):
     """Gossip SGD with relaxed averaging.
 
     A compute event at node i takes x_i <- x_i - step_size * g_i(x_i); a
-    communication on (i, j) takes x_i <- x_i + mixing (x_j - x_i) and
-    x_j <- x_j + mixing (x_i - x_j), which keeps x_i + x_j (so the network
-    average) and contracts x_i - x_j by |1 - 2 mixing|.
+    communication on (i, j) takes x_i <- (1 - mixing) x_i + mixing x_j and
+    x_j <- mixing x_i + (1 - mixing) x_j, which keeps x_i + x_j (so the
+    network average) and contracts x_i - x_j by |1 - 2 mixing|.
 
     Args:
       step_size: the gradient step, an array leaf (vmap sweeps it).
@@ -55,8 +55,8 @@ class RelaxedGossipSGD(Algorithm):
 
     def on_communicate(self, node_i, node_j, t, edge):
         del t, edge
-        difference = node_j - node_i
-        return node_i + self.mixing * difference, node_j - self.mixing * difference
+        keep = 1 - self.mixing
+        return keep * node_i + self.mixing * node_j, self.mixing * node_i + keep * node_j
 
 
 def main(argv=None) -> int:
@@ -84,6 +84,13 @@ def main(argv=None) -> int:
     )  # fmt: skip
     np.testing.assert_allclose(mine.suboptimality, reference.suboptimality, rtol=1e-4, atol=1e-9)
     print("mixing = 1/2 matches AsyncGossipSGD")
+
+    # The contract the library's own methods are held to, run on this one: jit and
+    # vmap, no recompilation, stable state, local hooks (waves), the mean kept by
+    # communications, convergence in float64 (about 6 s on 2 CPU cores).
+    report = jg.testing.check_algorithm(RelaxedGossipSGD, preserves_mean=True)
+    print(report)
+    report.raise_if_failed()
 
     # mixing is an array leaf: a sweep over it is one compiled, vmapped call.
     step_size = 0.5 / float(problem.L)

@@ -17,6 +17,9 @@ def lines_starting(out: str, prefix: str) -> list[str]:
 
 def own_algorithm(out):
     assert lines_starting(out, "mixing = 1/2 matches AsyncGossipSGD")
+    assert lines_starting(out, "check_algorithm(RelaxedGossipSGD): all passed")
+    for name in ("jit_vmap", "recompile", "stable_state", "waves", "preserves_mean", "converges"):
+        assert lines_starting(out, f"{name} ")[0].split()[1] == "passed", name
     # Weaker averaging leaves the nodes further apart.
     consensus = [float(line.split()[-1]) for line in lines_starting(out, "mixing 0.")]
     assert len(consensus) == 3 and consensus[0] > consensus[1] > consensus[2]
