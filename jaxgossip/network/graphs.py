@@ -8,12 +8,16 @@ or a generator; they validate, `Graph(...)` itself does not (it must accept
 tracers).
 
 Spectral tools (`laplacian`, `algebraic_connectivity`, ...) are set-up time
-NumPy float64 computations on concrete graphs, never traced.
+NumPy float64 computations on concrete graphs, never traced; the dense ones
+cost O(n^3) (``jaxgossip.network.spectral`` has the closed forms and sparse
+solvers for large graphs). `recognize` names the family of a graph built by
+one of the generators, in O(E log E).
 """
 
 from __future__ import annotations
 
 import operator
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -53,7 +57,7 @@ class Graph(eqx.Module):
         return np.bincount(e.ravel(), minlength=self.num_nodes)
 
     def is_connected(self) -> bool:
-        return _num_components(self.num_nodes, self.edges()) == 1
+        return num_components(self.num_nodes, self.edges()) == 1
 
     def to_networkx(self) -> nx.Graph:
         g = nx.Graph()
@@ -62,7 +66,8 @@ class Graph(eqx.Module):
         return g
 
 
-def _num_components(num_nodes: int, edges: np.ndarray) -> int:
+def num_components(num_nodes: int, edges: np.ndarray) -> int:
+    """Number of connected components of the graph on ``num_nodes`` nodes with (E, 2) ``edges``."""
     adj = sp.coo_matrix(
         (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(num_nodes, num_nodes)
     )
@@ -119,7 +124,7 @@ def from_edges(num_nodes: int, edges, *, require_connected: bool = True) -> Grap
     if dup.any():
         raise ValueError(f"duplicate edge {tuple(e[1:][dup][0].tolist())}")
     if require_connected:
-        c = _num_components(n, e)
+        c = num_components(n, e)
         if c > 1:
             raise ValueError(
                 f"graph is disconnected ({c} connected components); "
@@ -241,9 +246,12 @@ def torus(rows: int, cols: int) -> Graph:
 def hypercube(dim: int) -> Graph:
     """Hypercube on 2**dim nodes: i -- j when they differ in one bit; dim >= 1."""
     dim = checked_count(dim, "dim", 1)
+    return from_edges(2**dim, _hypercube_edges(dim))
+
+
+def _hypercube_edges(dim: int) -> np.ndarray:
     i = np.arange(2**dim)
-    edges = [np.stack([i, i ^ (1 << k)], 1)[(i >> k) & 1 == 0] for k in range(dim)]
-    return from_edges(2**dim, np.concatenate(edges))
+    return np.concatenate([np.stack([i, i ^ (1 << k)], 1)[(i >> k) & 1 == 0] for k in range(dim)])
 
 
 def exponential(n: int) -> Graph:
@@ -283,7 +291,7 @@ def _sample_connected(key, n: int, sample_edges, max_tries: int, hint: str) -> G
     key = _as_key(key)
     for t in range(checked_count(max_tries, "max_tries", 1)):
         e = sample_edges(jax.random.fold_in(key, t))
-        if len(e) and _num_components(n, e) == 1:
+        if len(e) and num_components(n, e) == 1:
             return from_edges(n, e)
     raise ValueError(f"no connected sample in {max_tries} tries; {hint}")
 
@@ -369,13 +377,29 @@ def laplacian(graph: Graph, weights=None) -> np.ndarray:
     return lap
 
 
+def sparse_laplacian(graph: Graph, weights=None) -> sp.csr_matrix:
+    """The weighted Laplacian of ``laplacian`` as a (n, n) float64 SciPy CSR matrix, O(n + E)."""
+    w = edge_weights(graph, weights)
+    e = graph.edges().astype(np.int64)
+    n = graph.num_nodes
+    degree = np.bincount(e[:, 0], w, n) + np.bincount(e[:, 1], w, n)
+    rows = np.concatenate([e[:, 0], e[:, 1], np.arange(n)])
+    cols = np.concatenate([e[:, 1], e[:, 0], np.arange(n)])
+    values = np.concatenate([-w, -w, degree])
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, n))
+
+
 def laplacian_spectrum(graph: Graph, weights=None) -> np.ndarray:
-    """(n,) ascending eigenvalues of the weighted Laplacian."""
+    """(n,) ascending eigenvalues of the weighted Laplacian (dense: O(n^3) time, O(n^2) memory)."""
     return np.linalg.eigvalsh(laplacian(graph, weights))
 
 
 def algebraic_connectivity(graph: Graph, weights=None) -> float:
-    """lambda_2, the second-smallest Laplacian eigenvalue (the spectral gap)."""
+    """lambda_2, the second-smallest Laplacian eigenvalue (the spectral gap); dense, O(n^3).
+
+    ``jaxgossip.network.spectral.laplacian_extremes`` gives it in closed form or
+    with a sparse solver on large graphs.
+    """
     return float(laplacian_spectrum(graph, weights)[1])
 
 
@@ -383,10 +407,11 @@ def effective_resistances(graph: Graph, weights=None) -> np.ndarray:
     """(E,) effective resistance r_e = (e_i - e_j)^T L^+ (e_i - e_j) of each edge.
 
     With weights as conductances, Foster's theorem gives sum_e w_e r_e = n - 1.
+    Dense: one (n, n) inverse, O(n^3) time and O(n^2) memory.
     """
     w = edge_weights(graph, weights)
     e = graph.edges()
-    if _num_components(graph.num_nodes, e[w > 0]) > 1:
+    if num_components(graph.num_nodes, e[w > 0]) > 1:
         raise ValueError("edges with positive weight must connect the graph")
     # L^+ = (L + 11^T/n)^{-1} - 11^T/n on a connected graph: exact, where a cut-off
     # pseudo-inverse may keep the round-off null eigenvalue and be off by percents.
@@ -394,3 +419,89 @@ def effective_resistances(graph: Graph, weights=None) -> np.ndarray:
     lp = np.linalg.inv(laplacian(graph, w) + average) - average
     s, r = e[:, 0], e[:, 1]
     return lp[s, s] + lp[r, r] - 2 * lp[s, r]
+
+
+# Families (for closed-form spectral constants).
+
+
+class Topology(NamedTuple):
+    """The family of a graph and the generator's arguments that rebuild it.
+
+    ``kind`` is one of "complete", "ring", "path", "star", "hypercube" (params
+    ``(dim,)``), "torus" and "grid" (``(rows, cols)``), or "circulant"
+    (``(n, offsets)``: i -- i + c mod n for c in offsets, e.g. ``exponential``);
+    the others have ``(n,)``.
+    """
+
+    kind: str
+    params: tuple
+
+
+def _canonical_keys(num_nodes: int, edges: np.ndarray) -> np.ndarray:
+    """Sorted int64 keys min * n + max of the undirected edges."""
+    e = np.asarray(edges, np.int64)
+    keys = np.minimum(e[:, 0], e[:, 1]) * num_nodes + np.maximum(e[:, 0], e[:, 1])
+    return np.sort(keys)
+
+
+def _circulant_edges(n: int, offsets) -> np.ndarray:
+    """Edges i -- i + c mod n for offsets 0 < c <= n / 2, each once."""
+    pieces = []
+    for c in offsets:
+        i = np.arange(n // 2 if 2 * c == n else n)  # i + n/2 and i - n/2 coincide
+        pieces.append(np.stack([i, (i + c) % n], 1))
+    return np.concatenate(pieces)
+
+
+def recognize(graph: Graph) -> Topology | None:
+    """The family of ``graph`` when it is, edge for edge, what a generator builds; else None.
+
+    Compares the edge set with that of the one candidate its size and the
+    neighbours of node 0 allow: O(E log E) time, no spectral computation. A
+    relabelled copy of a family is not recognized (None), nor is a concrete
+    graph with tracers for edges. A hypercube of dimension 1 is reported as
+    "complete", a 1-row grid as "path", and a circulant that is a ring or a
+    complete graph by those names.
+    """
+    n, num_edges = graph.num_nodes, graph.num_edges
+    if isinstance(graph.senders, jax.core.Tracer) or num_edges == 0:
+        return None
+    e = graph.edges().astype(np.int64)
+    keys = _canonical_keys(n, e)
+    if np.any(keys[1:] == keys[:-1]):
+        return None  # not a simple graph
+
+    def same(edges) -> bool:
+        return len(edges) == num_edges and np.array_equal(_canonical_keys(n, edges), keys)
+
+    if num_edges == n * (n - 1) // 2:  # a simple graph with every pair
+        return Topology("complete", (n,))
+    neighbours = np.sort(np.concatenate([e[e[:, 0] == 0, 1], e[e[:, 1] == 0, 0]]))
+    degree = len(neighbours)
+    if num_edges == n - 1:
+        if degree == n - 1:
+            return Topology("star", (n,))
+        if same(np.stack([np.arange(n - 1), np.arange(1, n)], 1)):
+            return Topology("path", (n,))
+        return None
+    if n >= 3 and num_edges == n and same(np.stack([np.arange(n), (np.arange(n) + 1) % n], 1)):
+        return Topology("ring", (n,))
+    dim = n.bit_length() - 1
+    if n == 1 << dim and num_edges == dim * n // 2 and degree == dim:
+        if same(_hypercube_edges(dim)):
+            return Topology("hypercube", (dim,))
+    # Node 0 of a torus neighbours 1, cols - 1, cols and n - cols; of a grid 1 and cols.
+    for kind, wrap, position, count in (("torus", True, 2, 4), ("grid", False, 1, 2)):
+        if degree != count:
+            continue
+        cols = int(neighbours[position])
+        rows = n // cols
+        low = 3 if wrap else 2
+        if rows * cols == n and min(rows, cols) >= low and same(_grid_edges(rows, cols, wrap)):
+            return Topology(kind, (rows, cols))
+    # A circulant: every node has node 0's neighbourhood shifted (e.g. exponential graphs).
+    if 0 < degree <= 256 and num_edges * 2 == n * degree:
+        offsets = tuple(int(c) for c in neighbours if 2 * c <= n)
+        if same(_circulant_edges(n, offsets)):
+            return Topology("circulant", (n, offsets))
+    return None
