@@ -389,3 +389,53 @@ def test_mask_divergence_rule():
         np.testing.assert_array_equal(masked[name][~expected], records[name][~expected])
     np.testing.assert_array_equal(masked["time"], records["time"])  # counters kept
     assert "mean_suboptimality" not in masked  # only the metrics given are read
+
+
+@pytest.mark.parametrize(
+    "names, shape, max_batch, num_devices, group_size",
+    [
+        (("step_size", "comm_rate"), (3, 2, 4), 8, 1, 3),  # 8 // 3 groups of 3 per batch
+        (("comm_rate", "step_size", "mixing"), (2, 2, 3, 2), 64, 4, 6),  # lcm(6, 4) = 12
+        (("step_size",), (5, 3), 4, 1, None),  # a group of 5 does not fit: flat order
+        (("comm_rate",), (4, 3), 64, 1, None),  # no hyperparameter axis: nothing shared
+    ],
+)
+def test_layout_groups_runs_that_share_events(names, shape, max_batch, num_devices, group_size):
+    grid = dict.fromkeys(names)
+    layout = sweep_module._layout(grid, shape, max_batch, num_devices)
+    batch_size, order = layout["batch_size"], layout["order"]
+    num_runs = int(np.prod(shape))
+    assert layout["group_size"] == group_size
+    assert batch_size % num_devices == 0 and batch_size <= max(max_batch, num_devices)
+    assert len(order) == layout["num_batches"] * batch_size
+    assert sorted(order[:num_runs]) == list(range(num_runs))  # every run once, then padding
+    if group_size is None:
+        return
+    assert batch_size % group_size == 0
+    index = np.stack(np.unravel_index(order, shape), axis=1)
+    shared = [a for a, name in enumerate((*names, "seed")) if name in ("comm_rate", "seed")]
+    groups = index.reshape(-1, group_size, len(shape))
+    # Within a group the seed and rates are one; its hyperparameters are all distinct.
+    assert (groups[:, :, shared] == groups[:, :1, shared]).all()
+    hyper = [a for a in range(len(names)) if a not in shared]
+    assert all(len({tuple(r) for r in g[:, hyper]}) == group_size for g in groups)
+
+
+@pytest.mark.parametrize("num_chunks", [1, 5])
+def test_grouped_batches_equal_flat_batches(num_chunks, monkeypatch):
+    """Several batches, the last padded: sharing a group's events changes no result."""
+    kwargs = dict(
+        grid={"step_size": [0.02, 0.05, 0.1], "comm_rate": [0.5, 2.0]},
+        seeds=3,
+        max_batch=7,  # groups of 3, two per batch: 18 runs in 3 batches
+        num_chunks=num_chunks,
+    )
+    grouped = _sweep(**kwargs)
+    layout = sweep_module._layout
+    monkeypatch.setattr(
+        sweep_module,
+        "_layout",
+        lambda grid, shape, max_batch, d: layout({}, shape, max_batch, d),  # flat C order
+    )
+    flat = _sweep(**kwargs)
+    xr.testing.assert_allclose(grouped, flat, rtol=1e-6, atol=0)  # vmapped sums may reorder
