@@ -316,7 +316,8 @@ def scaman_lower_bound(kappa: float, gap: float, n: int, num_edges: int, eps: fl
 
 
 def msda(kappa: float, gap: float, n: int, num_edges: int, eps: float) -> Prediction:
-    """MSDA with Chebyshev gossip (K = ceil(1/sqrt(gamma)) steps per round).
+    """MSDA with Chebyshev gossip (K = max(1, floor(1/sqrt(gamma))) steps per round, as in
+    ``MSDA.from_theory``).
 
     Theorem 4 of Scaman et al.: time O(sqrt(kappa_l) (1 + tau/sqrt(gamma)) log(1/eps)):
     the same orders as the lower bound, which MSDA attains.

@@ -101,8 +101,29 @@ def refuse_learning_problem(cls, problem) -> None:
     )
 
 
+def refuse_degenerate_constants(cls, problem) -> None:
+    """ValueError when a convex problem's concrete L or mu cannot configure a method.
+
+    Every ``from_theory`` divides by mu or L (step sizes 1/L, condition numbers
+    L/mu, accelerated rates sqrt(mu/L)); a problem with mu = 0 (a user's merely
+    convex problem), mu > L or a non-finite constant would give inf or NaN
+    hyperparameters, and a run that silently diverges.
+    """
+    L, mu = (getattr(problem, name, None) for name in ("L", "mu"))
+    if L is None or mu is None or isinstance(L, jax.core.Tracer) or isinstance(mu, jax.core.Tracer):
+        return  # traced under jit or vmap: left to the caller
+    L, mu = float(np.asarray(L)), float(np.asarray(mu))
+    if np.isfinite(L) and np.isfinite(mu) and 0.0 < mu <= L:
+        return
+    raise ValueError(
+        f"{cls.__name__}.from_theory needs a problem with finite constants 0 < mu <= L, got "
+        f"L={L!r}, mu={mu!r} (mu > 0: strongly convex). Give its hyperparameters yourself."
+    )
+
+
 def _guard_from_theory(cls) -> None:
-    """Wraps a class's own ``from_theory`` so that it refuses learning problems first."""
+    """Wraps a class's own ``from_theory`` so that it refuses learning problems and
+    degenerate constants (mu <= 0, mu > L, non-finite) first."""
     method = cls.__dict__.get("from_theory")
     if not isinstance(method, classmethod):
         return
@@ -111,6 +132,7 @@ def _guard_from_theory(cls) -> None:
     @functools.wraps(function)
     def from_theory(klass, problem, *args, **kwargs):
         refuse_learning_problem(klass, problem)
+        refuse_degenerate_constants(klass, problem)
         return function(klass, problem, *args, **kwargs)
 
     cls.from_theory = classmethod(from_theory)

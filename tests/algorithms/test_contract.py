@@ -262,3 +262,14 @@ def test_inexact_methods_floor_shrinks_with_step_size(name, key, x64):
     large, small = _engine(name).floors(key, name, (1.0, 0.25))
     print(name, "floors at step x1 and x1/4", large, small)
     assert np.isfinite(large) and np.isfinite(small) and small < 0.5 * large, (large, small)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("L, mu", [(10.0, 0.0), (1.0, 2.0), (np.inf, 1.0)])
+def test_from_theory_refuses_degenerate_constants(name, L, mu):
+    """mu = 0 or mu > L would give inf or NaN hyperparameters: an error names them."""
+    engine = _engine(name)
+    problem = engine.problem("quadratic")
+    problem = eqx.tree_at(lambda p: (p.L, p.mu), problem, (jnp.asarray(L), jnp.asarray(mu)))
+    with pytest.raises(ValueError, match=r"from_theory needs .*0 < mu <= L"):
+        METHODS[name].cls.from_theory(problem, engine.network())
