@@ -33,8 +33,8 @@ FAMILIES = ("asynchronous", "synchronous", "centralized")
 # How each group of methods counts computations and communications.
 COUNTING = {
     "asynchronous": "1 computation per compute event, 1 communication per edge event",
-    "decentralized rounds": "n computations and |E| communications per gossip step of a "
-    "round (MSDA, OPAPC, ADOM+ multi-consensus: K gossip steps per round)",
+    "decentralized rounds": "n computations per round and |E| communications per gossip "
+    "step: one step per round (MSDA, OPAPC, ADOM+ multi-consensus: K steps per round)",
     "device sampling": "Push-Pull with device sampling: 1 computation per active node, 1 "
     "communication per one-way broadcast message (deg_i per active node i)",
     "centralized": "1 computation per component gradient, no communication",

@@ -26,6 +26,11 @@ y_i, its companion v_i and the time of its last event:
   y_i -= gamma g, y_j += gamma g, v_i -= gamma' g, v_j += gamma' g;
 - compute events do nothing (the dual gradients are the computations).
 
+Counting: a ``Trace``'s ``num_computations`` counts compute events, as for
+every asynchronous method, although here they are no-ops; the method's work is
+two conjugate gradients per edge event (``num_communications``). Compare its
+cost against others in edge events, or give it ``compute_rate=0``.
+
 The node's estimate is its primal point x_i = grad f_i*(y_i), refreshed after
 every event that touches it; y and v start at 0, so ``x0`` is only the
 estimate reported until a node's first event.
