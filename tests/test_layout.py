@@ -113,7 +113,8 @@ def test_imports_flow_downstream(path):
 # Importing any submodule runs jaxgossip/__init__ first, which imports
 # everything; to see each module's own imports, the script below stands a bare
 # package in for it, then imports each module first in turn (every jaxgossip
-# module dropped from sys.modules before each), in a shuffled order.
+# module dropped from sys.modules before each). Every module comes first in a
+# clean namespace whatever the order, so one shuffled order suffices.
 ISOLATED_IMPORTS = """
 import importlib, sys, types
 root, names = sys.argv[1], sys.argv[2:]
@@ -130,10 +131,9 @@ for name in names:
 """
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_every_module_imports_first_on_its_own_in_any_order(seed):
+def test_every_module_imports_first_on_its_own():
     order = [m for m in MODULES if m != "jaxgossip"]
-    random.Random(seed).shuffle(order)
+    random.Random(0).shuffle(order)
     result = subprocess.run(
         [sys.executable, "-c", ISOLATED_IMPORTS, str(PACKAGE), *order],
         capture_output=True,
