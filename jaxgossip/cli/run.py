@@ -24,7 +24,7 @@ NAME = "run"
 HELP = "run an experiment file: sweeps over graphs, algorithms and hyperparameters"
 DESCRIPTION = (
     "Runs every graph x algorithm sweep of an experiment TOML file (the schema is "
-    "documented in jaxgossip/cli/experiment.py and the README), saves each as "
+    "documented in docs/reference/experiment_files.md), saves each as "
     "<graph>__<algorithm>.npz as soon as it ends, then a figure per graph and "
     "summary.txt, and prints the summary table. Nothing is overwritten without "
     "--overwrite. Interrupted (Ctrl-C), it keeps the finished sweeps; --resume "
