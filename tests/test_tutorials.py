@@ -52,6 +52,15 @@ def long_runs(out):
     assert lines_starting(out, "refused: checkpoint")
 
 
+def many_devices(out):
+    # 4 CPU devices (forced by the script), or the accelerators where JAX finds some.
+    many = out.splitlines()[0].split(":")[0]
+    n = int(many.split()[0])
+    assert lines_starting(out, f"{many}: 24 runs, num_devices={n}")
+    assert lines_starting(out, "1 device: 24 runs, num_devices=1")
+    assert lines_starting(out, f"{many} equal 1 device: counters exactly")
+
+
 # script -> (its figure, a check of its output)
 TUTORIALS = {
     "tutorial_own_algorithm": ("own_algorithm.png", own_algorithm),
@@ -60,6 +69,7 @@ TUTORIALS = {
     "tutorial_tradeoff": ("tradeoff.png", tradeoff),
     "tutorial_theory": ("theory.png", theory),
     "tutorial_long_runs": ("long_runs.png", long_runs),
+    "tutorial_many_devices": ("many_devices.png", many_devices),
 }
 
 
