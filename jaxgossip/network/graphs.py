@@ -257,11 +257,9 @@ def _hypercube_edges(dim: int) -> np.ndarray:
 def exponential(n: int) -> Graph:
     """Exponential graph: i -- (i ± 2**k) mod n for k = 0..floor(log2(n-1)); n >= 2."""
     n = checked_count(n, "n", 2)
-    i = np.arange(n)
-    e = np.concatenate([np.stack([i, (i + 2**k) % n], 1) for k in range((n - 1).bit_length())])
-    # Near the wrap-around i + 2**k and i - 2**k can coincide; keep one copy.
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    return from_edges(n, e)
+    # i -- i + c and i -- i + (n - c) are the same edges: one offset per pair, each edge once.
+    offsets = sorted({min(2**k, n - 2**k) for k in range((n - 1).bit_length())})
+    return from_edges(n, _circulant_edges(n, offsets))
 
 
 def barbell(clique_size: int, path_length: int = 0) -> Graph:
