@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import jax
@@ -110,26 +109,54 @@ def quadratic_from_arrays(A, b, c=None) -> Quadratic:
             f"smallest eigenvalue is {eigs[:, 0].min():.3g}"
         )
 
+    return _assemble(A, b, c, L=eigs[:, -1].max(), mu=eigs[:, 0].min(), A_inv=np.linalg.inv(A))
+
+
+def _assemble(A, b, c, *, L, mu, A_inv) -> Quadratic:
+    """The ``Quadratic`` of checked float64 terms whose constants and inverses are known."""
     H = A.mean(axis=0)
     x_star = np.linalg.solve(H, b.mean(axis=0))
     local = 0.5 * np.einsum("d,nde,e->n", x_star, A, x_star) - b @ x_star + c
     return Quadratic(
         x_star=to_jax(x_star),
         f_star=to_jax(local.mean()),
-        L=to_jax(eigs[:, -1].max()),
-        mu=to_jax(eigs[:, 0].min()),
+        L=to_jax(L),
+        mu=to_jax(mu),
         A=to_jax(A),
         b=to_jax(b),
         c=to_jax(c),
         H=to_jax(H),
-        A_inv=to_jax(np.linalg.inv(A)),
+        A_inv=to_jax(A_inv),
     )
 
 
+# Nodes per block when drawing rotations: bounds the QR's (block, d, d) temporaries
+# at 10^6 nodes. Blocks draw the generator's numbers in the same order as one call.
+_BLOCK = 1 << 15
+
+
 def _random_orthogonal(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """(n, d, d) Haar-distributed orthogonal matrices (QR with sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, d, d)))
-    return q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    """(n, d, d) Haar-distributed orthogonal matrices (QR with sign fix), in node blocks."""
+    q = np.empty((n, d, d))
+    for start in range(0, n, _BLOCK):
+        block, r = np.linalg.qr(rng.standard_normal((min(_BLOCK, n - start), d, d)))
+        block *= np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+        q[start : start + len(block)] = block
+    return q
+
+
+def _from_spectra(q: np.ndarray, eigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A_i = Q_i diag(s_i) Q_i^T and A_i^{-1} = Q_i diag(1 / s_i) Q_i^T, symmetric, in node blocks.
+
+    The spectra are known, so no eigen-decomposition or inverse is needed.
+    """
+    A, A_inv = np.empty(q.shape), np.empty(q.shape)  # C order even when q is broadcast
+    for start in range(0, len(q), _BLOCK):
+        nodes = slice(start, start + _BLOCK)
+        for out, s in ((A, eigs[nodes]), (A_inv, 1.0 / eigs[nodes])):
+            m = (q[nodes] * s[:, None, :]) @ np.swapaxes(q[nodes], 1, 2)
+            out[nodes] = 0.5 * (m + np.swapaxes(m, 1, 2))  # exactly symmetric
+    return A, A_inv
 
 
 def quadratic(
@@ -191,10 +218,9 @@ def quadratic(
     q = _random_orthogonal(rng, n, d)
     if shared_basis:
         q = np.broadcast_to(q[:1], q.shape)
-    A = np.einsum("nij,nj,nkj->nik", q, eigs, q)
+    A, A_inv = _from_spectra(q, eigs)
     centers = rng.standard_normal(d) + heterogeneity * rng.standard_normal((n, d))
     b = np.einsum("nij,nj->ni", A, centers)
     c = 0.5 * np.einsum("ni,ni->n", centers, b)
-    problem = quadratic_from_arrays(A, b, c)
-    # Eigendecomposition round-off is ~1e-15; report the constants exactly as built.
-    return dataclasses.replace(problem, L=to_jax(eigs.max()), mu=to_jax(eigs.min()))
+    # The constants exactly as built (an eigen-decomposition would add ~1e-15 round-off).
+    return _assemble(A, b, c, L=eigs.max(), mu=eigs.min(), A_inv=A_inv)

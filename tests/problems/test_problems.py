@@ -1,5 +1,7 @@
 """Tests of jaxgossip.problems: gradients, optima, constants, sampling, partition."""
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -116,6 +118,25 @@ def test_quadratic_constants(key, x64):
     np.testing.assert_allclose(vals, 0.0, atol=1e-10)
     one_d = quadratic(key, 3, 1, kappa=4.0)
     np.testing.assert_allclose((one_d.L, one_d.mu), (4.0, 1.0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("shared_basis", [False, True])
+def test_quadratic_drawn_in_node_blocks_equals_one_block(key, x64, monkeypatch, shared_basis):
+    # Rotations and products are built in node blocks to bound memory at 10^6 nodes;
+    # the draws and every array must not depend on the block size.
+    module = importlib.import_module("jaxgossip.problems.quadratic")  # the name is shadowed
+
+    whole = quadratic(key, 11, 3, shared_basis=shared_basis)
+    monkeypatch.setattr(module, "_BLOCK", 4)
+    blocked = quadratic(key, 11, 3, shared_basis=shared_basis)
+    for name in ("A", "b", "c", "H", "A_inv", "x_star", "f_star"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name), err_msg=name)
+    # The closed-form inverses are the inverses, and A exactly symmetric.
+    A = np.asarray(whole.A)
+    np.testing.assert_array_equal(A, np.swapaxes(A, 1, 2))
+    np.testing.assert_allclose(
+        np.asarray(whole.A_inv) @ A, np.broadcast_to(np.eye(3), A.shape), atol=1e-13
+    )
 
 
 def test_quadratic_homogeneous_minimizers_agree(key, x64):
