@@ -221,6 +221,13 @@ def test_dadao_from_theory_warns_outside_its_condition():
     graph = jg.graphs.ring(16)
     with pytest.warns(TheoryConditionWarning, match=r"chi1 chi2 = 3.08 > 1/2.*2.48"):
         jg.algorithms.DADAO.from_theory(problem, jg.Clocks(graph, 1.0, 1.0))
+    # The least rate it names is theory_comm_rate's for the clocks' compute rate,
+    # for uniform edge rates (read off chi1 chi2) and for varied ones alike.
+    varied = np.linspace(0.2, 0.4, graph.num_edges)
+    for compute_rate, comm_rate in ((2.0, 0.5), (0.5, 0.3), (1.5, varied)):
+        least = theory_comm_rate(graph, compute_rate)
+        with pytest.warns(TheoryConditionWarning, match=rf"rates >= {least:.3g} \(theory"):
+            jg.algorithms.DADAO.from_theory(problem, jg.Clocks(graph, compute_rate, comm_rate))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jg.algorithms.DADAO.from_theory(

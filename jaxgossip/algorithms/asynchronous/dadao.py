@@ -92,7 +92,8 @@ def graph_constants(graph: Graph, comm_rate, compute_rate=1.0) -> tuple[float, f
     chi1 = 1 / lambda_2(Lambda) and chi2 = max over edges of positive rate of
     (1/2)(e_i - e_j)^T Lambda^+ (e_i - e_j), with Lambda the Laplacian weighted by
     ``comm_rate / compute_rate`` (time measured in expected gradients per node).
-    Dense float64 set-up: O(n^3) time, O(n^2) memory (``jaxgossip.network.spectral``).
+    Float64 set-up by ``jaxgossip.network.spectral``: closed forms for equal rates on
+    the generators' families, dense O(n^3) up to 2048 nodes, sparse above.
 
     Args:
       graph: the communication graph.
@@ -171,7 +172,7 @@ class DADAO(Algorithm):
         (see ``theory_comm_rate``); the constants are returned either way, but the
         condition is nearly sharp: on a ring of 8 nodes with uniform edge rates these
         constants converged at chi1 * chi2 = 0.62 and diverged at 0.75 (edge rate 1).
-        Set-up is a dense eigendecomposition of the Laplacian, O(n^3).
+        Set-up is ``graph_constants``: closed form, dense (n <= 2048) or sparse.
 
         Time-varying networks (``jaxgossip.engine.time_varying``): pass the sequence of
         the phases' clocks; chi1 is then the largest over the phases (the
@@ -187,12 +188,16 @@ class DADAO(Algorithm):
         if not all(np.allclose(c, r, rtol=1e-12, atol=0) for c in rates_per_phase):
             raise ValueError("DADAO.from_theory: the theory assumes equal compute rates.")
         chi1, product = 0.0, 0.0  # chi2 only enters the rate condition chi1 chi2 <= 1/2
+        least = 0.0  # the least uniform edge rate meeting it, over the phases
         for c in phases:
             rates = np.broadcast_to(np.asarray(c.comm_rate, np.float64), (c.graph.num_edges,))
             chi1_c, chi2_c = graph_constants(c.graph, rates, r)
             chi1, product = max(chi1, chi1_c), max(product, chi1_c * chi2_c)
+            if np.all(rates == rates[0]):  # chi1 chi2 ~ 1 / rate^2: no second spectral set-up
+                least = max(least, float(rates[0]) * np.sqrt(2.0 * chi1_c * chi2_c))
+            else:
+                least = max(least, theory_comm_rate(c.graph, r))
         if product > 0.5:
-            least = max(theory_comm_rate(c.graph, r) for c in phases)
             warnings.warn(
                 f"DADAO.from_theory: chi1 chi2 = {product:.3g} > 1/2 on these clocks, so the "
                 "theory's linear convergence is not guaranteed and these constants may "
