@@ -499,7 +499,8 @@ def recognize(graph: Graph) -> Topology | None:
             return Topology(kind, (rows, cols))
     # A circulant: every node has node 0's neighbourhood shifted (e.g. exponential graphs).
     if 0 < degree <= 256 and num_edges * 2 == n * degree:
-        offsets = tuple(int(c) for c in neighbours if 2 * c <= n)
+        # Offsets from both sides: a relabelled graph may have every neighbour above n/2.
+        offsets = tuple(sorted({min(int(c), n - int(c)) for c in neighbours}))
         if same(_circulant_edges(n, offsets)):
             return Topology("circulant", (n, offsets))
     return None
