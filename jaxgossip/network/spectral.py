@@ -360,6 +360,7 @@ def rate_laplacian_constants(
     if how.startswith("closed"):
         topology, rate = recognize(graph), _uniform_rate(w)
         lambda_2, lambda_max = _closed_lambdas(topology, rate)
+        _check_gap(lambda_2, lambda_max, caller)  # a circulant may be disconnected
         resistance = _closed_max_resistance(topology, rate, graph.num_edges)
         if resistance is None:  # a long thin grid (rows + cols > 4096)
             how = f"{how}; chi2 sparse"
