@@ -88,6 +88,17 @@ def test_recognize_refuses_what_is_not_a_generator_family():
     cube = graphs.hypercube(4)
     perm = np.random.default_rng(1).permutation(16)
     assert graphs.recognize(graphs.from_edges(16, perm[cube.edges()])) is None
+    # Node 0 keeps a grid's / torus's / hypercube's neighbours, one edge elsewhere moves.
+    for family in (graphs.grid(3, 4), graphs.torus(4, 5), graphs.hypercube(4)):
+        e = family.edges()
+        far = np.flatnonzero((e[:, 0] > 1) & ~np.any(np.isin(e, [0]), axis=1))[0]
+        u, v = e[far]
+        candidates = [w for w in range(1, family.num_nodes) if w not in (u, v)]
+        present = {tuple(x) for x in e.tolist()}
+        w = next(w for w in candidates if (min(u, w), max(u, w)) not in present)
+        moved = graphs.from_edges(family.num_nodes, np.r_[np.delete(e, far, 0), [[u, w]]])
+        assert moved.num_edges == family.num_edges
+        assert graphs.recognize(moved) is None, family
     geometric = graphs.random_geometric(jax.random.key(0), 40, 0.35)
     assert graphs.recognize(geometric) is None
     erdos_renyi = graphs.erdos_renyi(jax.random.key(0), 30, 0.3)
@@ -388,3 +399,30 @@ def test_from_theory_on_a_large_ring_needs_no_dense_work(monkeypatch):
     a2cid2 = jg.algorithms.A2CiD2.from_theory(problem, clocks)
     chi2 = 0.5 * (n - 1) / n
     np.testing.assert_allclose(float(a2cid2.eta), 1 / (2 * np.sqrt(chi1 * chi2)), rtol=1e-6)
+
+
+def test_long_thin_grid_takes_chi2_from_sparse_solves():
+    # rows + cols > 4096: lambdas in closed form, chi2 by sparse solves. A ladder has no
+    # triangles, so its bounds are 1 / rate and chi2 stays a flagged bound around the truth.
+    rows, cols, rate = 2, 4095, 1.5
+    with pytest.warns(spectral.Chi2BoundWarning, match="upper bound"):
+        got = spectral.rate_laplacian_constants(graphs.grid(rows, cols), rate)
+    assert got["method"] == "closed form (grid); chi2 sparse"
+    # Eigenvalues of the product of paths: 4 r (sin^2(pi a / 2 rows) + sin^2(pi b / 2 cols)).
+    np.testing.assert_allclose(got["lambda_2"], 4 * rate * np.sin(np.pi / (2 * cols)) ** 2)
+    top = (
+        4
+        * rate
+        * (
+            np.sin(np.pi * (rows - 1) / (2 * rows)) ** 2
+            + np.sin(np.pi * (cols - 1) / (2 * cols)) ** 2
+        )
+    )
+    np.testing.assert_allclose(got["lambda_max"], top, rtol=1e-12)
+    truth = spectral._grid_max_resistance(rows, cols) / (2 * rate)  # the Fourier sum, uncapped
+    assert not got["chi2_exact"]
+    assert got["chi2"] >= truth
+    # The first candidates (equal bounds, taken in edge order) hold the ladder's end,
+    # where the largest resistance is: the exact part is the truth.
+    np.testing.assert_allclose(got["chi2_lower"], truth, rtol=1e-9)
+    assert got["chi2"] <= 0.5 / rate * (1 + 1e-9)  # no more than the edge alone
