@@ -13,8 +13,17 @@ float32 rounding: a vmapped matvec may sum in another order), and prints
 event-runs per second and the ratios batch / single.
 The hyperparameters are batched leaves in both batches, as in a sweep.
 Target on CPU (issue #11): batch of 256 >= 6x one run, for every algorithm.
+The three programs are timed in turns (best of ``--repeats`` rounds), so that
+a slower spell of a shared machine falls on all of them alike.
+
+``--breakdown`` prints instead, per algorithm, the batch's nanoseconds per
+event-run on replayed traces of compute events only, of communications only
+and of both (the sampled trace), and the cost of drawing the events: under
+``jax.vmap`` with one trace per run the engine's ``lax.cond`` on the event
+kind becomes a select, so a mixed step pays for both hooks.
 
     python benchmarks/batched.py [--nodes 256] [--batch 256] [--events N] [--algorithms ...]
+    python benchmarks/batched.py --breakdown
 """
 
 from __future__ import annotations
@@ -33,23 +42,32 @@ from jaxgossip.algorithms.registry import REGISTRY
 DIM = 16
 
 
-def best_time(fn, repeats=3):
-    jax.block_until_ready(fn())  # compile outside the timing
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def best_times(fns, repeats):
+    """Best time of each function, timed in turns (compiled outside the timing)."""
+    for fn in fns:
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            spent.append(time.perf_counter() - start)
+    return [min(spent) for spent in times]
 
 
-def bench(name, num_nodes, batch, num_events, num_records=10):
+def setting(name, num_nodes):
     key = jax.random.key(0)
     problem = jg.problems.quadratic(key, num_nodes, DIM, kappa=10.0)
     clocks = jg.Clocks(jg.graphs.ring(num_nodes), compute_rate=1.0, comm_rate=1.0)
     with warnings.catch_warnings():  # DADAO's theory condition: throughput, not convergence
         warnings.simplefilter("ignore", jg.algorithms.base.TheoryConditionWarning)
         algorithm = REGISTRY[name].from_theory(problem, clocks)
+    return problem, clocks, algorithm
+
+
+def bench(name, num_nodes, batch, num_events, repeats, num_records=10):
+    key = jax.random.key(0)
+    problem, clocks, algorithm = setting(name, num_nodes)
     batched = jax.tree.map(
         lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
     )
@@ -86,14 +104,53 @@ def bench(name, num_nodes, batch, num_events, num_records=10):
 
     if diverged:
         print(f"  {name} diverges on this network: its batched runs were not compared")
-    t_single = best_time(lambda: single(keys[0], algorithm))
-    t_independent = best_time(lambda: independent(keys, batched))
+    programs = [lambda: single(keys[0], algorithm), lambda: independent(keys, batched)]
+    if sweepable:
+        programs.append(lambda: shared(keys[0], batched))
+    t_single, t_independent, *t_shared = best_times(programs, repeats)
     rate = num_events / t_single
     rate_independent = batch * num_events / t_independent
     if not sweepable:
         return rate, rate_independent, None
-    t_shared = best_time(lambda: shared(keys[0], batched))
-    return rate, rate_independent, batch * num_events / t_shared
+    return rate, rate_independent, batch * num_events / t_shared[0]
+
+
+def breakdown(name, num_nodes, batch, num_events, repeats):
+    """Batched ns per event-run on compute-only, communication-only and mixed traces."""
+    problem, clocks, algorithm = setting(name, num_nodes)
+    batched = jax.tree.map(
+        lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
+    )
+    keys = jax.random.split(jax.random.key(1), batch)
+    mixed = jax.vmap(lambda k: jg.sample_events(k, clocks, num_events))(keys)
+    graph = clocks.graph
+    edge = jax.random.randint(jax.random.key(2), mixed.edge.shape, 0, graph.num_edges)
+    traces = {
+        "compute": mixed._replace(
+            kind=jnp.full_like(mixed.kind, jg.COMPUTE), j=mixed.i, edge=jnp.full_like(edge, -1)
+        ),
+        "communicate": mixed._replace(
+            kind=jnp.full_like(mixed.kind, jg.COMMUNICATE),
+            i=graph.senders[edge],
+            j=graph.receivers[edge],
+            edge=edge,
+        ),
+        "mixed": mixed,
+    }
+
+    def run(key, algorithm, events):
+        trace = jg.simulate(
+            key, algorithm, problem, clocks, num_events=num_events, num_records=1,
+            events=events, schedule="sequential", node_suboptimality=False,
+        )  # fmt: skip
+        return trace.final_state
+
+    replay = jax.jit(jax.vmap(run))
+    draw = jax.jit(jax.vmap(lambda k: jg.sample_events(k, clocks, num_events)))
+    programs = [lambda: draw(keys)]
+    programs += [lambda events=events: replay(keys, batched, events) for events in traces.values()]
+    times = best_times(programs, repeats)
+    return [spent / (batch * num_events) * 1e9 for spent in times]
 
 
 def main(argv=None):
@@ -102,12 +159,25 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--events", type=int, default=20_000, help="events per run")
     parser.add_argument("--algorithms", nargs="+", default=list(REGISTRY))
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of timing (best kept)")
+    parser.add_argument("--breakdown", action="store_true", help="ns per event-run by kind")
     args = parser.parse_args(argv)
+    if args.breakdown:
+        events = min(args.events, 5_000)
+        print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32, "
+              f"batch of {args.batch}, {events} events per run: ns per event-run")  # fmt: skip
+        print("{:24s} {:>8s} {:>8s} {:>8s} {:>8s}".format(
+            "algorithm", "drawing", "compute", "comm", "mixed"))  # fmt: skip
+        for name in args.algorithms:
+            costs = breakdown(name, args.nodes, args.batch, events, args.repeats)
+            print(f"{name:24s}" + "".join(f" {cost:8.1f}" for cost in costs), flush=True)
+        print("(mixed is a replay of the drawn trace, drawing excluded; half its events compute)")
+        return
     print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32")
     header = ("algorithm", "one run", f"{args.batch} seeds", "ratio", "1 seed", "ratio")
     print("{:24s} {:>10s} {:>10s} {:>6s} {:>10s} {:>6s}".format(*header))
     for name in args.algorithms:
-        rate, independent, shared = bench(name, args.nodes, args.batch, args.events)
+        rate, independent, shared = bench(name, args.nodes, args.batch, args.events, args.repeats)
         one_seed = "—" if shared is None else f"{shared / 1e6:8.2f} M {shared / rate:5.1f}x"
         print(
             f"{name:24s} {rate / 1e6:8.2f} M {independent / 1e6:8.2f} M "
