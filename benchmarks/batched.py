@@ -17,10 +17,11 @@ The three programs are timed in turns (best of ``--repeats`` rounds), so that
 a slower spell of a shared machine falls on all of them alike.
 
 ``--breakdown`` prints instead, per algorithm, the batch's nanoseconds per
-event-run on replayed traces of compute events only, of communications only
-and of both (the sampled trace), and the cost of drawing the events: under
-``jax.vmap`` with one trace per run the engine's ``lax.cond`` on the event
-kind becomes a select, so a mixed step pays for both hooks.
+event-run for drawing the events and on replayed traces: compute events only,
+communications only and both kinds, with one sequence of kinds shared by all
+runs (the engine's ``lax.cond`` on the kind stays a branch), and with each
+run's own kinds (under ``jax.vmap`` the cond becomes a select: both hooks run
+for every event, which is what a batch of independent seeds pays).
 
     python benchmarks/batched.py [--nodes 256] [--batch 256] [--events N] [--algorithms ...]
     python benchmarks/batched.py --breakdown
@@ -116,27 +117,37 @@ def bench(name, num_nodes, batch, num_events, repeats, num_records=10):
 
 
 def breakdown(name, num_nodes, batch, num_events, repeats):
-    """Batched ns per event-run on compute-only, communication-only and mixed traces."""
+    """A batch's ns per event-run: drawing the events, then replayed traces.
+
+    In the first three traces all runs share one sequence of event kinds (each
+    its own nodes), so the engine's ``lax.cond`` on the kind stays a branch:
+    compute events only, communications only, and both (run 0's kinds). In the
+    last each run has its own kinds, as with independent seeds: the cond is then
+    a select and every event pays for both hooks.
+    """
     problem, clocks, algorithm = setting(name, num_nodes)
     batched = jax.tree.map(
         lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
     )
     keys = jax.random.split(jax.random.key(1), batch)
-    mixed = jax.vmap(lambda k: jg.sample_events(k, clocks, num_events))(keys)
+    own = jax.vmap(lambda k: jg.sample_events(k, clocks, num_events))(keys)
     graph = clocks.graph
-    edge = jax.random.randint(jax.random.key(2), mixed.edge.shape, 0, graph.num_edges)
-    traces = {
-        "compute": mixed._replace(
-            kind=jnp.full_like(mixed.kind, jg.COMPUTE), j=mixed.i, edge=jnp.full_like(edge, -1)
-        ),
-        "communicate": mixed._replace(
-            kind=jnp.full_like(mixed.kind, jg.COMMUNICATE),
-            i=graph.senders[edge],
-            j=graph.receivers[edge],
-            edge=edge,
-        ),
-        "mixed": mixed,
-    }
+    edge = jax.random.randint(jax.random.key(2), own.edge.shape, 0, graph.num_edges)
+
+    def with_kinds(kind):  # (num_events,) kinds shared by all runs; nodes per run
+        is_compute = kind == jg.COMPUTE
+        return own._replace(
+            kind=kind,
+            i=jnp.where(is_compute, own.i, graph.senders[edge]),
+            j=jnp.where(is_compute, own.i, graph.receivers[edge]),
+            edge=jnp.where(is_compute, -1, edge),
+        )
+
+    shared = [
+        with_kinds(jnp.full(num_events, jg.COMPUTE, jnp.int32)),
+        with_kinds(jnp.full(num_events, jg.COMMUNICATE, jnp.int32)),
+        with_kinds(own.kind[0]),
+    ]
 
     def run(key, algorithm, events):
         trace = jg.simulate(
@@ -145,10 +156,13 @@ def breakdown(name, num_nodes, batch, num_events, repeats):
         )  # fmt: skip
         return trace.final_state
 
-    replay = jax.jit(jax.vmap(run))
+    kinds_shared = jg.Events(time=0, kind=None, i=0, j=0, edge=0)
+    replay_shared = jax.jit(jax.vmap(run, in_axes=(0, 0, kinds_shared)))
+    replay_own = jax.jit(jax.vmap(run))
     draw = jax.jit(jax.vmap(lambda k: jg.sample_events(k, clocks, num_events)))
     programs = [lambda: draw(keys)]
-    programs += [lambda events=events: replay(keys, batched, events) for events in traces.values()]
+    programs += [lambda events=events: replay_shared(keys, batched, events) for events in shared]
+    programs.append(lambda: replay_own(keys, batched, own))
     times = best_times(programs, repeats)
     return [spent / (batch * num_events) * 1e9 for spent in times]
 
@@ -166,12 +180,16 @@ def main(argv=None):
         events = min(args.events, 5_000)
         print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32, "
               f"batch of {args.batch}, {events} events per run: ns per event-run")  # fmt: skip
-        print("{:24s} {:>8s} {:>8s} {:>8s} {:>8s}".format(
-            "algorithm", "drawing", "compute", "comm", "mixed"))  # fmt: skip
+        print("{:24s} {:>8s} {:>8s} {:>8s} {:>8s} {:>8s}".format(
+            "algorithm", "drawing", "compute", "comm", "shared", "own"))  # fmt: skip
         for name in args.algorithms:
             costs = breakdown(name, args.nodes, args.batch, events, args.repeats)
             print(f"{name:24s}" + "".join(f" {cost:8.1f}" for cost in costs), flush=True)
-        print("(mixed is a replay of the drawn trace, drawing excluded; half its events compute)")
+        print(
+            "(replays, drawing excluded: compute / comm / shared = all runs share one "
+            "sequence of kinds, a branch per event; own = each run its own kinds, "
+            "both hooks per event; about half the events compute)"
+        )
         return
     print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32")
     header = ("algorithm", "one run", f"{args.batch} seeds", "ratio", "1 seed", "ratio")

@@ -35,6 +35,6 @@ def test_batched_breakdown_prints_the_cost_of_each_kind(capsys):
     batched = load("batched")
     batched.main([*TINY, "--breakdown", "--algorithms", "async_gossip_sgd"])
     out = capsys.readouterr().out
-    assert "drawing  compute     comm    mixed" in out
+    assert "drawing  compute     comm   shared      own" in out
     figures = row(out, "async_gossip_sgd")
-    assert len(figures) == 4 and all(figure > 0 for figure in figures)
+    assert len(figures) == 5 and all(figure > 0 for figure in figures)
