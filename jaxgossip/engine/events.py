@@ -92,11 +92,17 @@ def _apply_event(algorithm: Algorithm, problem, gradient_key, state, event):
     )
 
 
+try:  # JAX has no public test for "inside jax.vmap"; without one, auto sees no batch
+    from jax._src.interpreters.batching import BatchTracer as _BatchTracer
+except ImportError:  # pragma: no cover - a JAX that moved it
+    _BatchTracer = None
+
 SCHEDULES = ("auto", "sequential", "waves")
 # The schedule of runs that are vmapped together (sweeps, the explorer, compare):
 # time order, which a batch amortizes better. Measured, AsyncGossipSGD on a ring,
 # batch of 64: waves 1.59 M and sequential 2.73 M event-runs/s at n = 1,024
-# (1.89 M and 3.52 M at n = 64). "auto" cannot see a vmap from inside the run.
+# (1.89 M and 3.52 M at n = 64). The compiled run cannot see a vmap; ``simulate``
+# sees one around itself (``under_vmap``) and then takes this schedule for "auto".
 BATCHED_SCHEDULE = "sequential"
 
 
@@ -194,11 +200,12 @@ def _simulate_compiled(
         step in time order; ``"waves"``, windows of ``window`` events applied
         level by level, ``slab_size`` events that touch disjoint nodes per
         step (``jaxgossip.engine.waves``); ``"auto"`` (default) picks one by
-        the network's size (``choose_schedule``). The result does not depend
-        on it for an algorithm that follows the local-view contract (its hooks
-        read nothing but the rows of the event's nodes and the event). Under
-        ``jax.vmap`` pass ``"sequential"`` (``BATCHED_SCHEDULE``): waves
-        amortize worse over a batch, and ``"auto"`` cannot see the vmap.
+        the network's size (``choose_schedule``), and time order under a
+        ``jax.vmap`` around ``simulate`` (``BATCHED_SCHEDULE``: waves amortize
+        worse over a batch). The result does not depend on it for an
+        algorithm that follows the local-view contract (its hooks read nothing
+        but the rows of the event's nodes and the event). A vmap around a
+        ``jax.jit`` of ``simulate`` is not seen: pass ``"sequential"`` there.
       window, slab_size: the waves' K and C (static; defaults: ``choose_schedule``).
 
     Returns:
@@ -287,10 +294,24 @@ def _simulate_compiled(
     return assemble_trace(initial, records, start_time, bytes_per_message, state)
 
 
+def under_vmap(*trees) -> bool:
+    """Whether a leaf of ``trees`` is being batched by a ``jax.vmap`` around this call.
+
+    A vmap around a ``jax.jit`` of the call is not seen (the jit traces its
+    function unbatched first), nor any when this JAX lacks the tracer class.
+    """
+    if _BatchTracer is None:
+        return False
+    return any(isinstance(leaf, _BatchTracer) for leaf in jax.tree.leaves(trees))
+
+
 @functools.wraps(_simulate_compiled)
 def simulate(key, algorithm: Algorithm, problem, clocks: Clocks, *, events=None, x0=None, **kwargs):
     # Checked here, outside jit, where given values are still concrete.
     check_problem_setting(algorithm, problem, "simulate")
+    batched = (key, algorithm, problem, clocks, events, x0, kwargs.get("initial_state"))
+    if kwargs.get("schedule", "auto") == "auto" and under_vmap(*batched):
+        kwargs["schedule"] = BATCHED_SCHEDULE  # waves amortize worse over a batch
     if events is not None:
         events.check(clocks.graph, "simulate")
     check_start(x0, kwargs.get("start_time", 0.0), "simulate")

@@ -178,6 +178,49 @@ def test_vmapped_waves_equal_single_runs(x64, key):
         np.testing.assert_array_equal(batched[b], run(steps[b], keys[b]))
 
 
+def test_auto_keeps_time_order_under_a_vmap_around_simulate(monkeypatch):
+    import jaxgossip.engine.events as events_module
+
+    chosen = []
+    compiled = events_module._simulate_compiled
+
+    def spy(*args, **kwargs):
+        chosen.append(kwargs.get("schedule", "auto"))
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(events_module, "_simulate_compiled", spy)
+    n = 128  # waves for a single run: auto picks them from 64 nodes
+    problem = jg.problems.quadratic(jax.random.key(0), n, 4)
+    clocks = jg.Clocks(jg.graphs.ring(n), compute_rate=1.0, comm_rate=1.0)
+    algorithm = jg.algorithms.AsyncGossipSGD(step_size=0.1)
+    keys = jax.random.split(jax.random.key(1), 3)
+
+    def run(key, schedule="auto"):
+        trace = jg.simulate(
+            key, algorithm, problem, clocks, num_events=256, num_records=2, schedule=schedule
+        )
+        return trace.final_state
+
+    one = run(keys[0])
+    batch = jax.jit(jax.vmap(run))(keys)
+    steps = jnp.array([0.1, 0.2])
+    jax.vmap(
+        lambda step: (
+            jg.simulate(
+                keys[0],
+                jg.algorithms.AsyncGossipSGD(step_size=step),
+                problem,
+                clocks,
+                num_events=256,
+                num_records=2,
+            ).final_state
+        )  # fmt: skip
+    )(steps)  # batched hyperparameters only: the key is shared
+    jax.vmap(lambda key: run(key, "waves"))(keys)  # an explicit choice is kept
+    assert chosen == ["auto", "sequential", "sequential", "waves"]
+    np.testing.assert_allclose(batch[0], one, rtol=1e-6, atol=1e-6)
+
+
 def test_schedule_choice_and_its_errors():
     assert choose_schedule("auto", 16, 1000, None, None)[0] == "sequential"
     schedule, window, slab = choose_schedule("auto", 4096, 10_000, None, None)
