@@ -52,15 +52,19 @@ def append_traces(done: Trace | None, chunk: Trace) -> Trace:
     def stitch(name, previous, new):
         # On the host: the records grow every chunk, and eager jnp operations on a
         # new shape each compile (about 3 compiles per field per chunk, most of a
-        # 100-phase time-varying run's 27 s). A sharded trace stays on its devices.
-        on_host = all(getattr(a, "is_fully_addressable", True) for a in (previous, new))
+        # 100-phase time-varying run's 27 s). A sharded or traced one stays in jnp.
+        on_host = all(
+            not isinstance(a, jax.core.Tracer) and getattr(a, "is_fully_addressable", True)
+            for a in (previous, new)
+        )
         xp = np if on_host else jnp
         previous, new = xp.asarray(previous), xp.asarray(new)[..., 1:]
         if name in _CUMULATIVE:
             new = new + previous[..., -1:]  # chunk counters restart at zero
         elif name == "diverged":
             new = new | previous[..., -1:]
-        return jnp.asarray(xp.concatenate([previous, new], axis=-1))
+        stitched = xp.concatenate([previous, new], axis=-1)
+        return jax.device_put(stitched) if on_host else stitched  # jnp.asarray compiles
 
     fields = {}
     for name in RECORDED:

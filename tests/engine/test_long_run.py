@@ -140,3 +140,28 @@ def test_wrong_network_for_the_engine_raises(key):
             num_records=12,
             num_chunks=4,
         )
+
+
+def test_stitching_chunks_compiles_nothing_and_equals_the_jitted_stitch(caplog):
+    from jaxgossip.engine.long_run import append_traces
+
+    algorithm, problem, clocks = _setup(jax.random.key(0))
+    chunks = [
+        jg.simulate(jax.random.key(c), algorithm, problem, clocks, num_events=60, num_records=3)
+        for c in range(4)
+    ]
+    stitched = chunks[0]
+    with jax.log_compiles(), caplog.at_level("DEBUG"):
+        for chunk in chunks[1:]:
+            stitched = append_traces(stitched, chunk)
+    compiled = [r.getMessage() for r in caplog.records if "ompil" in r.getMessage()]
+    assert compiled == []  # eager jnp on a growing trace compiled ~3 programs per field
+    assert stitched.time.shape == (13,)  # 4 chunks of 3 records after the initial one
+    expected = chunks[0]
+    for chunk in chunks[1:]:
+        expected = jax.jit(append_traces)(expected, chunk)
+    for got, want in zip(jax.tree.leaves(stitched), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(got, want)
+    # Counters continue across chunks.
+    total = sum(int(chunk.num_computations[-1]) for chunk in chunks)
+    assert int(stitched.num_computations[-1]) == total
