@@ -181,11 +181,16 @@ def test_vmapped_waves_equal_single_runs(x64, key):
 def test_auto_keeps_time_order_under_a_vmap_around_simulate(monkeypatch):
     import jaxgossip.engine.events as events_module
 
+    class WouldRunWaves(Exception):
+        pass
+
     chosen = []
     compiled = events_module._simulate_compiled
 
-    def spy(*args, **kwargs):
+    def spy(*args, **kwargs):  # records the schedule; runs only time order (cheap)
         chosen.append(kwargs.get("schedule", "auto"))
+        if chosen[-1] != "sequential":
+            raise WouldRunWaves
         return compiled(*args, **kwargs)
 
     monkeypatch.setattr(events_module, "_simulate_compiled", spy)
@@ -195,29 +200,23 @@ def test_auto_keeps_time_order_under_a_vmap_around_simulate(monkeypatch):
     algorithm = jg.algorithms.AsyncGossipSGD(step_size=0.1)
     keys = jax.random.split(jax.random.key(1), 3)
 
-    def run(key, schedule="auto"):
+    def run(key, schedule="auto", algorithm=algorithm):
         trace = jg.simulate(
             key, algorithm, problem, clocks, num_events=256, num_records=2, schedule=schedule
         )
         return trace.final_state
 
-    one = run(keys[0])
+    with pytest.raises(WouldRunWaves):
+        run(keys[0])  # a single run: auto is left to choose_schedule
     batch = jax.jit(jax.vmap(run))(keys)
-    steps = jnp.array([0.1, 0.2])
-    jax.vmap(
-        lambda step: (
-            jg.simulate(
-                keys[0],
-                jg.algorithms.AsyncGossipSGD(step_size=step),
-                problem,
-                clocks,
-                num_events=256,
-                num_records=2,
-            ).final_state
-        )  # fmt: skip
-    )(steps)  # batched hyperparameters only: the key is shared
-    jax.vmap(lambda key: run(key, "waves"))(keys)  # an explicit choice is kept
-    assert chosen == ["auto", "sequential", "sequential", "waves"]
+    steps = jnp.array([0.1, 0.2])  # batched hyperparameters only: the key is shared
+    jax.vmap(lambda step: run(keys[0], algorithm=jg.algorithms.AsyncGossipSGD(step_size=step)))(
+        steps
+    )
+    with pytest.raises(WouldRunWaves):
+        jax.vmap(lambda key: run(key, "waves"))(keys)  # an explicit choice is kept
+    one = run(keys[0], "sequential")
+    assert chosen == ["auto", "sequential", "sequential", "waves", "sequential"]
     np.testing.assert_allclose(batch[0], one, rtol=1e-6, atol=1e-6)
 
 
