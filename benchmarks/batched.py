@@ -56,22 +56,23 @@ def best_times(fns, repeats):
     return [min(spent) for spent in times]
 
 
-def setting(name, num_nodes):
+def setting(name, num_nodes, batch):
+    """The problem, clocks, algorithm, and the algorithm with leaves batched as in a sweep."""
     key = jax.random.key(0)
     problem = jg.problems.quadratic(key, num_nodes, DIM, kappa=10.0)
     clocks = jg.Clocks(jg.graphs.ring(num_nodes), compute_rate=1.0, comm_rate=1.0)
     with warnings.catch_warnings():  # DADAO's theory condition: throughput, not convergence
         warnings.simplefilter("ignore", jg.algorithms.base.TheoryConditionWarning)
         algorithm = REGISTRY[name].from_theory(problem, clocks)
-    return problem, clocks, algorithm
+    batched = jax.tree.map(
+        lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
+    )
+    return problem, clocks, algorithm, batched
 
 
 def bench(name, num_nodes, batch, num_events, repeats, num_records=10):
     key = jax.random.key(0)
-    problem, clocks, algorithm = setting(name, num_nodes)
-    batched = jax.tree.map(
-        lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
-    )
+    problem, clocks, algorithm, batched = setting(name, num_nodes, batch)
 
     def run(key, algorithm):
         trace = jg.simulate(
@@ -125,12 +126,10 @@ def breakdown(name, num_nodes, batch, num_events, repeats):
     last each run has its own kinds, as with independent seeds: the cond is then
     a select and every event pays for both hooks.
     """
-    problem, clocks, algorithm = setting(name, num_nodes)
-    batched = jax.tree.map(
-        lambda leaf: jnp.broadcast_to(leaf, (batch, *jnp.shape(leaf))), algorithm
-    )
+    problem, clocks, _, batched = setting(name, num_nodes, batch)
     keys = jax.random.split(jax.random.key(1), batch)
-    own = jax.vmap(lambda k: jg.sample_events(k, clocks, num_events))(keys)
+    draw = jax.jit(jax.vmap(lambda k: jg.sample_events(k, clocks, num_events)))
+    own = draw(keys)
     graph = clocks.graph
     edge = jax.random.randint(jax.random.key(2), own.edge.shape, 0, graph.num_edges)
 
@@ -159,7 +158,6 @@ def breakdown(name, num_nodes, batch, num_events, repeats):
     kinds_shared = jg.Events(time=0, kind=None, i=0, j=0, edge=0)
     replay_shared = jax.jit(jax.vmap(run, in_axes=(0, 0, kinds_shared)))
     replay_own = jax.jit(jax.vmap(run))
-    draw = jax.jit(jax.vmap(lambda k: jg.sample_events(k, clocks, num_events)))
     programs = [lambda: draw(keys)]
     programs += [lambda events=events: replay_shared(keys, batched, events) for events in shared]
     programs.append(lambda: replay_own(keys, batched, own))

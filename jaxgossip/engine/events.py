@@ -309,8 +309,8 @@ def under_vmap(*trees) -> bool:
 def simulate(key, algorithm: Algorithm, problem, clocks: Clocks, *, events=None, x0=None, **kwargs):
     # Checked here, outside jit, where given values are still concrete.
     check_problem_setting(algorithm, problem, "simulate")
-    batched = (key, algorithm, problem, clocks, events, x0, kwargs.get("initial_state"))
-    if kwargs.get("schedule", "auto") == "auto" and under_vmap(*batched):
+    inputs = (key, algorithm, problem, clocks, events, x0, kwargs.get("initial_state"))
+    if kwargs.get("schedule", "auto") == "auto" and under_vmap(*inputs):
         kwargs["schedule"] = BATCHED_SCHEDULE  # waves amortize worse over a batch
     if events is not None:
         events.check(clocks.graph, "simulate")
