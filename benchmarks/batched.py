@@ -30,30 +30,17 @@ for every event, which is what a batch of independent seeds pays).
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bench_timing import best_times
 
 import jaxgossip as jg
 from jaxgossip.algorithms.registry import REGISTRY
 
 DIM = 16
-
-
-def best_times(fns, repeats):
-    """Best time of each function, timed in turns (compiled outside the timing)."""
-    for fn in fns:
-        jax.block_until_ready(fn())
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, spent in zip(fns, times):
-            start = time.perf_counter()
-            jax.block_until_ready(fn())
-            spent.append(time.perf_counter() - start)
-    return [min(spent) for spent in times]
 
 
 def setting(name, num_nodes, batch):

@@ -19,6 +19,7 @@ import time
 
 import jax
 import numpy as np
+from bench_timing import best_times
 
 import jaxgossip as jg
 
@@ -36,15 +37,6 @@ def numpy_loop(events, x0, A, b, step_size):
         else:
             x[i] = x[j] = 0.5 * (x[i] + x[j])
     return x
-
-
-def best_time(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_size(num_nodes, num_events, numpy_events, batch, num_records=10):
@@ -91,16 +83,17 @@ def bench_size(num_nodes, num_events, numpy_events, batch, num_records=10):
         )
     )
     keys = jax.random.split(jax.random.key(3), batch)
-    jax.block_until_ready(single())  # compile
-    jax.block_until_ready(batched(keys))
+    single_seconds, batch_seconds = best_times([single, lambda: batched(keys)], repeats=3)
     return dict(
         numpy=numpy_events / numpy_seconds,
-        single=num_events / best_time(single),
-        batch=batch * num_events / best_time(lambda: batched(keys)),
+        single=num_events / single_seconds,
+        batch=batch * num_events / batch_seconds,
     )
 
 
-def recorder_overhead(num_nodes, *, node_suboptimality, num_events=200_000, many_records=200):
+def recorder_overhead(
+    num_nodes, *, node_suboptimality, num_events=200_000, many_records=200, repeats=5
+):
     """Time of a run recording 200 times over one recording once: the metrics' share."""
     key = jax.random.key(0)
     problem = jg.problems.logistic_regression(key, num_nodes, DIM, 20, reg=1e-2)
@@ -118,9 +111,10 @@ def recorder_overhead(num_nodes, *, node_suboptimality, num_events=200_000, many
             node_suboptimality=node_suboptimality,
         ).final_state
 
-    for records in (1, many_records):
-        jax.block_until_ready(run(records))
-    return best_time(lambda: run(many_records)) / best_time(lambda: run(1)) - 1
+    # Timed in turns: this machine's speed drifts by tens of percent between
+    # back-to-back timings, which timing one after the other read as overhead.
+    once, often = best_times([lambda: run(1), lambda: run(many_records)], repeats)
+    return often / once - 1
 
 
 def main(argv=None):

@@ -4,12 +4,15 @@ otherwise rot unseen)."""
 
 import importlib.util
 import pathlib
+import sys
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = ["--nodes", "8", "--batch", "2", "--events", "40", "--repeats", "1"]
 
 
 def load(name):
+    if str(BENCHMARKS) not in sys.path:  # as when run as a script: its folder is on the path
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
