@@ -1,5 +1,33 @@
+import os
+import shutil
+import tempfile
+
 import jax
 import pytest
+
+_CACHE_VARIABLE = "JAXGOSSIP_TESTS_COMPILATION_CACHE"
+
+
+def pytest_configure(config):
+    """Shares compiled programs on disk between the test processes of one run.
+
+    Each module drops its compiled programs (below) and pytest-xdist's workers
+    compile the same ones again; JAX's persistent cache turns those recompiles
+    into loads (tests/engine: 9.2 -> 8.0 CPU minutes). The directory is fresh
+    for each run (made by the first process, inherited by xdist's workers) and
+    removed at its end, so no run reads another's programs.
+    """
+    if _CACHE_VARIABLE not in os.environ:
+        os.environ[_CACHE_VARIABLE] = tempfile.mkdtemp(prefix="jaxgossip-tests-jit-")
+        config.jaxgossip_owns_cache = True
+    jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_VARIABLE])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "jaxgossip_owns_cache", False):
+        shutil.rmtree(os.environ.pop(_CACHE_VARIABLE), ignore_errors=True)
 
 
 @pytest.fixture
