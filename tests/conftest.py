@@ -30,6 +30,17 @@ if os.environ.get(DEFAULT_CODEGEN_VARIABLE) != "1":
     os.environ["XLA_FLAGS"] = " ".join([*_given.split(), *_added])
 
 
+def child_xla_flags(device_count: int | None = None) -> str:
+    """XLA_FLAGS for a test's subprocess: this run's codegen flags (so what the
+    child computes compares with what this process computes) and, if given, its own
+    forced host device count in place of any inherited one."""
+    device_flag = "--xla_force_host_platform_device_count"
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(device_flag)]
+    if device_count is not None:
+        flags.append(f"{device_flag}={device_count}")
+    return " ".join(flags)
+
+
 def pytest_configure(config):
     """Shares compiled programs on disk between the test processes of one run.
 

@@ -8,7 +8,8 @@ References: two processes hold one CPU device each, so they run the sweep's
 batches sharded exactly as one process with two forced host devices does;
 the two must agree bit for bit. One process on one device runs each batch
 whole instead of in halves, so XLA may vectorize it otherwise: compared to
-1e-6 relative (float32) — on this machine they were equal.
+1e-6 relative (float32) — on this machine they were equal. Every process
+compiles with this run's codegen flags (tests/conftest.py), as this one does.
 """
 
 import os
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 
 import jaxgossip as jg
+from tests.conftest import child_xla_flags
 
 WORKER = pathlib.Path(__file__).with_name("distributed_worker.py")
 ROOT = WORKER.parents[2]
@@ -43,7 +45,7 @@ def start(out, *args, num_processes=2, per_process=None, command=None):
     procs = []
     for k in range(num_processes):
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        env.pop("XLA_FLAGS", None)
+        env["XLA_FLAGS"] = child_xla_flags()  # one CPU device each
         env.update(
             JAXGOSSIP_COORDINATOR=coordinator,
             JAXGOSSIP_NUM_PROCESSES=str(num_processes),
@@ -81,7 +83,7 @@ def single_process(out, *args, devices=2):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for name in ("JAXGOSSIP_COORDINATOR", "JAXGOSSIP_NUM_PROCESSES", "JAXGOSSIP_PROCESS_ID"):
         env.pop(name, None)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["XLA_FLAGS"] = child_xla_flags(devices)
     cmd = [sys.executable, str(WORKER), str(out), *args]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=LIMIT)
     assert result.returncode == 0, result.stderr[-3000:]

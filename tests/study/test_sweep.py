@@ -13,6 +13,7 @@ from jaxgossip.study import analysis
 from jaxgossip.study import sweep as sweep_module
 from jaxgossip.study.analysis import best, divergence_summary, over_seeds, reach_position, to_reach
 from jaxgossip.study.sweep import METRICS, load_sweep, save_sweep, sweep, to_dataframe
+from tests.conftest import child_xla_flags
 
 NUM_EVENTS, NUM_RECORDS = 2000, 10
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -234,7 +235,7 @@ def test_bad_inputs_raise(kwargs, match):
 def test_sharded_sweep_equals_single_device():
     env = dict(
         os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        XLA_FLAGS=child_xla_flags(4),
         JAX_PLATFORMS="cpu",
     )
     result = subprocess.run(
