@@ -100,8 +100,21 @@ class LogisticRegression(SampledProblem):
         a, y = self.features.reshape(-1, self.dim), self.labels.reshape(-1)
         z_star = y * (a @ self.x_star)
         e = x - self.x_star
-        change = _loss_change(z_star, jax.nn.sigmoid(-z_star), y * (a @ e))
-        return jnp.mean(change) + 0.5 * self.reg * (e @ e)
+        loss_change = _mean_loss_change(z_star, jax.nn.sigmoid(-z_star), y * (a @ e))
+        return loss_change + 0.5 * self.reg * (e @ e)
+
+    def suboptimalities(self, xs: jax.Array) -> jax.Array:
+        """f - f* at each row of xs: (k, d) -> (k,), as ``suboptimality`` (to round-off).
+
+        One matrix product for all rows, and one test for the far branch of the
+        loss change (``_mean_loss_change``), which a vmap would turn into a select:
+        at n = 256, m = 20, d = 16 a per-node record took 3.2 ms, 12.2 ms vmapped.
+        """
+        a, y = self.features.reshape(-1, self.dim), self.labels.reshape(-1)
+        z_star = y * (a @ self.x_star)
+        e = xs - self.x_star  # (k, d)
+        loss_change = _mean_loss_change(z_star, jax.nn.sigmoid(-z_star), y * (e @ a.T))
+        return loss_change + 0.5 * self.reg * jnp.sum(e * e, axis=-1)
 
 
 def _value(a: jax.Array, y: jax.Array, reg: jax.Array, x: jax.Array) -> jax.Array:
@@ -205,6 +218,24 @@ def _loss_change(z: jax.Array, s: jax.Array, dz: jax.Array) -> jax.Array:
     near = jnp.log1p(s * jnp.expm1(-jnp.clip(dz, -1.0, 1.0)))
     far = jnp.logaddexp(0.0, -(z + dz)) - jnp.logaddexp(0.0, -z)
     return jnp.where(jnp.abs(dz) <= 1.0, near, far) + s * dz
+
+
+def _mean_loss_change(z: jax.Array, s: jax.Array, dz: jax.Array) -> jax.Array:
+    """The mean of ``_loss_change`` over dz's last axis, skipping its far branch
+    when no |dz| exceeds 1.
+
+    The far branch's two softplus are most of its cost (n = 256, m = 20, d = 16:
+    a record took 33 us with it, 14 us without), and near convergence, where
+    runs record most, no sample needs it. Under vmap both branches run (a select).
+    """
+
+    def near(z, s, dz):
+        return jnp.mean(jnp.log1p(s * jnp.expm1(-jnp.clip(dz, -1.0, 1.0))) + s * dz, axis=-1)
+
+    def near_or_far(z, s, dz):
+        return jnp.mean(_loss_change(z, s, dz), axis=-1)
+
+    return jax.lax.cond(jnp.all(jnp.abs(dz) <= 1.0), near, near_or_far, z, s, dz)
 
 
 def _np_sigmoid(z: np.ndarray) -> np.ndarray:

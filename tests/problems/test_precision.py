@@ -49,10 +49,16 @@ def test_float32_suboptimality_matches_float64_far_below_the_resolution_of_f_sta
     np.testing.assert_allclose(float(metrics["mean_suboptimality"]), exact, rtol=1e-2)
 
 
-def test_bregman_form_equals_the_plain_difference_in_float64():
+@pytest.mark.parametrize("scale", [0.3, 0.01])
+def test_bregman_form_equals_the_plain_difference_in_float64(scale):
+    """At scale 0.3 some margin moves by more than 1 (the logistic loss's far
+    branch), at 0.01 none does (its near-only shortcut)."""
     for name, problem in _problems(True).items():
         with jax.enable_x64(True):
-            x = jnp.asarray(np.asarray(problem.x_star) + 0.3 * np.arange(5))
+            x = jnp.asarray(np.asarray(problem.x_star) + scale * np.arange(5))
+            if name == "logistic":
+                margins = np.asarray(problem.features) @ np.asarray(x - problem.x_star)
+                assert (np.abs(margins).max() > 1) == (scale == 0.3)
             np.testing.assert_allclose(
                 float(problem.suboptimality(x)),
                 float(problem.value(x) - problem.f_star),
@@ -115,3 +121,17 @@ def test_local_kappa_and_the_condition_number_of_f_are_both_reported():
     logistic = _problems(False)["logistic"]
     condition = logistic.condition_number()  # by autodiff at x*
     assert 1.0 < condition <= float(logistic.kappa) * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.01])
+def test_logistic_suboptimalities_equal_the_suboptimality_of_each_row(scale):
+    """Its matrix form with one far-branch test for all rows, against one row at a
+    time: at scale 0.01 every row takes the near-only shortcut, at 0.3 some do not."""
+    problem = _problems(True)["logistic"]
+    with jax.enable_x64(True):
+        offsets = np.random.default_rng(1).normal(size=(6, 5)) * scale
+        offsets[0] = 0.0  # x* itself: exactly 0
+        xs = jnp.asarray(np.asarray(problem.x_star) + offsets)
+        rows = [float(problem.suboptimality(x)) for x in xs]
+        np.testing.assert_allclose(np.asarray(problem.suboptimalities(xs)), rows, rtol=1e-12)
+    assert rows[0] == 0.0 and min(rows[1:]) > 0.0
