@@ -1,8 +1,9 @@
 """Events per second of a vmapped batch of runs against one run, per algorithm (issue #11).
 
 For every asynchronous method in the registry, on a ring of n nodes (dim 16
-quadratic, float32, ``from_theory`` hyperparameters, time order), it times in
-one process
+quadratic, float32, ``from_theory`` hyperparameters, time order; ``--graph
+star`` for a star, where DADAO's theory condition holds: on a ring of 256 it
+fails and DADAO's runs diverge), it times in one process
   * one jitted ``simulate`` run,
   * a ``jax.vmap``-ed batch of B runs with B different keys (B seeds: every
     run draws its own events),
@@ -25,6 +26,7 @@ run's own kinds (under ``jax.vmap`` the cond becomes a select: both hooks run
 for every event, which is what a batch of independent seeds pays).
 
     python benchmarks/batched.py [--nodes 256] [--batch 256] [--events N] [--algorithms ...]
+                                 [--graph ring|star]
     python benchmarks/batched.py --breakdown
 """
 
@@ -44,11 +46,14 @@ from jaxgossip.algorithms.registry import REGISTRY
 DIM = 16
 
 
-def setting(name, num_nodes, batch):
+GRAPHS = {"ring": jg.graphs.ring, "star": jg.graphs.star}
+
+
+def setting(name, num_nodes, batch, graph="ring"):
     """The problem, clocks, algorithm, and the algorithm with leaves batched as in a sweep."""
     key = jax.random.key(0)
     problem = jg.problems.quadratic(key, num_nodes, DIM, kappa=10.0)
-    clocks = jg.Clocks(jg.graphs.ring(num_nodes), compute_rate=1.0, comm_rate=1.0)
+    clocks = jg.Clocks(GRAPHS[graph](num_nodes), compute_rate=1.0, comm_rate=1.0)
     with warnings.catch_warnings():  # DADAO's theory condition: throughput, not convergence
         warnings.simplefilter("ignore", jg.algorithms.base.TheoryConditionWarning)
         algorithm = REGISTRY[name].from_theory(problem, clocks)
@@ -72,9 +77,9 @@ def _is_hyperparameter(leaf) -> bool:
     return jnp.ndim(leaf) == 0 and jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
 
 
-def bench(name, num_nodes, batch, num_events, repeats, num_records=10):
+def bench(name, num_nodes, batch, num_events, repeats, num_records=10, graph="ring"):
     key = jax.random.key(0)
-    problem, clocks, algorithm, batched = setting(name, num_nodes, batch)
+    problem, clocks, algorithm, batched = setting(name, num_nodes, batch, graph)
 
     def run(key, algorithm):
         trace = jg.simulate(
@@ -125,7 +130,7 @@ def bench(name, num_nodes, batch, num_events, repeats, num_records=10):
     return rate, rate_independent, batch * num_events / t_shared[0]
 
 
-def breakdown(name, num_nodes, batch, num_events, repeats):
+def breakdown(name, num_nodes, batch, num_events, repeats, graph="ring"):
     """A batch's ns per event-run: drawing the events, then replayed traces.
 
     In the first three traces all runs share one sequence of event kinds (each
@@ -134,7 +139,7 @@ def breakdown(name, num_nodes, batch, num_events, repeats):
     last each run has its own kinds, as with independent seeds: the cond is then
     a select and every event pays for both hooks.
     """
-    problem, clocks, algorithm, batched = setting(name, num_nodes, batch)
+    problem, clocks, algorithm, batched = setting(name, num_nodes, batch, graph)
     axes = batch_axes(algorithm)
     keys = jax.random.split(jax.random.key(1), batch)
     draw = jax.jit(jax.vmap(lambda k: jg.sample_events(k, clocks, num_events)))
@@ -182,15 +187,16 @@ def main(argv=None):
     parser.add_argument("--algorithms", nargs="+", default=list(REGISTRY))
     parser.add_argument("--repeats", type=int, default=5, help="rounds of timing (best kept)")
     parser.add_argument("--breakdown", action="store_true", help="ns per event-run by kind")
+    parser.add_argument("--graph", choices=sorted(GRAPHS), default="ring")
     args = parser.parse_args(argv)
     if args.breakdown:
         events = min(args.events, 5_000)
-        print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32, "
+        print(f"backend {jax.default_backend()}, {args.graph} of {args.nodes}, dim {DIM}, float32, "
               f"batch of {args.batch}, {events} events per run: ns per event-run")  # fmt: skip
         print("{:24s} {:>8s} {:>8s} {:>8s} {:>8s} {:>8s}".format(
             "algorithm", "drawing", "compute", "comm", "shared", "own"))  # fmt: skip
         for name in args.algorithms:
-            costs = breakdown(name, args.nodes, args.batch, events, args.repeats)
+            costs = breakdown(name, args.nodes, args.batch, events, args.repeats, args.graph)
             print(f"{name:24s}" + "".join(f" {cost:8.1f}" for cost in costs), flush=True)
         print(
             "(replays, drawing excluded: compute / comm / shared = all runs share one "
@@ -198,11 +204,13 @@ def main(argv=None):
             "both hooks per event; about half the events compute)"
         )
         return
-    print(f"backend {jax.default_backend()}, ring of {args.nodes}, dim {DIM}, float32")
+    print(f"backend {jax.default_backend()}, {args.graph} of {args.nodes}, dim {DIM}, float32")
     header = ("algorithm", "one run", f"{args.batch} seeds", "ratio", "1 seed", "ratio")
     print("{:24s} {:>10s} {:>10s} {:>6s} {:>10s} {:>6s}".format(*header))
     for name in args.algorithms:
-        rate, independent, shared = bench(name, args.nodes, args.batch, args.events, args.repeats)
+        rate, independent, shared = bench(
+            name, args.nodes, args.batch, args.events, args.repeats, graph=args.graph
+        )
         one_seed = "—" if shared is None else f"{shared / 1e6:8.2f} M {shared / rate:5.1f}x"
         print(
             f"{name:24s} {rate / 1e6:8.2f} M {independent / 1e6:8.2f} M "
